@@ -73,3 +73,35 @@ def _convert_gguf(gguf_dir: Path, output_dir: Path) -> None:
 
     model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
+
+
+DEMO_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+# The revision name the local hub cache records; it marks the files as the converted GGUF copy.
+LOCAL_REVISION = "0" * 32 + "6b65696b"
+
+
+def install_into_hub_cache(model_dir: Path, hf_home: Path, repo_id: str = DEMO_HUB_ID) -> Path:
+    """Place a model folder in a Hugging Face hub cache so `from_pretrained(repo_id)` finds it offline.
+
+    A recipe can then name the model by its hub id, exactly as it would on AWS, and a local training
+    job started with `HF_HOME=hf_home` and `HF_HUB_OFFLINE=1` loads this copy.
+    """
+    repo_dir = hf_home / "hub" / ("models--" + repo_id.replace("/", "--"))
+    snapshot = repo_dir / "snapshots" / LOCAL_REVISION
+    if not (snapshot / COMPLETE_MARKER).exists():
+        snapshot.mkdir(parents=True, exist_ok=True)
+        for source in model_dir.iterdir():
+            if source.is_file() and source.name != COMPLETE_MARKER:
+                _link_or_copy(source, snapshot / source.name)
+        (repo_dir / "refs").mkdir(exist_ok=True)
+        (repo_dir / "refs" / "main").write_text(LOCAL_REVISION)
+        (snapshot / COMPLETE_MARKER).write_text(f"installed from {model_dir.name}\n")
+    return snapshot
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    target.unlink(missing_ok=True)
+    try:
+        target.hardlink_to(source)
+    except OSError:
+        shutil.copy2(source, target)
