@@ -1,0 +1,137 @@
+"""Follow a lifecycle execution: print each state as it starts and ends, then a summary."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+POLL_INTERVAL_S = 0.5
+METRIC_LINE = re.compile(r"keiko_metric name=(?P<name>\S+) value=(?P<value>\S+) step=(?P<step>\d+)")
+TERMINAL_STATUSES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass
+class _OpenState:
+    name: str
+    started: float
+
+
+@dataclass
+class RunFollower:
+    """Poll an execution's history and print its states as they enter and exit."""
+
+    account: Any
+    seen_events: int = 0
+    open_states: dict[str, _OpenState] = field(default_factory=dict)
+    last_progress: str = ""
+
+    @property
+    def sfn(self):
+        return self.account.client("stepfunctions")
+
+    def state_machine_arn(self) -> str:
+        return self.account.resource("LifecycleStateMachine").physical_id
+
+    def wait_for_start(self, dataset_key: str, timeout_s: float) -> str | None:
+        """Return the ARN of the execution started for dataset_key, or None when none starts in time."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            executions = self.sfn.list_executions(stateMachineArn=self.state_machine_arn())["executions"]
+            for execution in executions:
+                description = self.sfn.describe_execution(executionArn=execution["executionArn"])
+                if json.loads(description.get("input") or "{}").get("dataset_key") == dataset_key:
+                    print(f"Run {execution['name']} started")
+                    return execution["executionArn"]
+            time.sleep(POLL_INTERVAL_S)
+        return None
+
+    def follow(self, execution_arn: str, timeout_s: float) -> dict[str, Any]:
+        """Print state transitions until the execution ends; return its final description."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._print_new_events(execution_arn)
+            description = self.sfn.describe_execution(executionArn=execution_arn)
+            if description["status"] in TERMINAL_STATUSES:
+                self._print_new_events(execution_arn)
+                return description
+            if time.monotonic() > deadline:
+                print(f"Timed out after {timeout_s:.0f} s; the run is still {description['status']}.")
+                return description
+            self._print_training_progress()
+            time.sleep(POLL_INTERVAL_S)
+
+    def _print_new_events(self, execution_arn: str) -> None:
+        events = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        for event in events[self.seen_events :]:
+            self._print_event(event)
+        self.seen_events = len(events)
+
+    def _print_event(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        now = time.monotonic()
+        if kind.endswith("StateEntered"):
+            name = event["stateEnteredEventDetails"]["name"]
+            self.open_states[name] = _OpenState(name, now)
+            print(f"  ▶ {name}")
+        elif kind.endswith("StateExited"):
+            name = event["stateExitedEventDetails"]["name"]
+            opened = self.open_states.pop(name, None)
+            duration = f"{now - opened.started:6.1f} s" if opened else ""
+            print(f"  ✔ {name:<28} {duration}")
+        elif kind in {"ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}:
+            details = event.get("executionFailedEventDetails", {})
+            print(f"  ✖ {kind}: {details.get('error', '')} {details.get('cause', '')}".rstrip())
+
+    def _print_training_progress(self) -> None:
+        for job in self.account.training_jobs():
+            if job.status != "InProgress":
+                continue
+            metrics = _latest_metrics(job.log_path)
+            if not metrics:
+                continue
+            step = max(int(step) for _, step in metrics.values())
+            shown = ", ".join(f"{name} {value:.4g}" for name, (value, _) in sorted(metrics.items()))
+            progress = f"    … {job.name}: step {step}: {shown}"
+            if progress != self.last_progress:
+                print(progress)
+                self.last_progress = progress
+
+
+def _latest_metrics(log_path) -> dict[str, tuple[float, int]]:
+    metrics: dict[str, tuple[float, int]] = {}
+    try:
+        text = log_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return metrics
+    for match in METRIC_LINE.finditer(text):
+        metrics[match["name"]] = (float(match["value"]), int(match["step"]))
+    return metrics
+
+
+def print_summary(account: Any, description: dict[str, Any]) -> None:
+    """Print the run id, status, metrics before and after, the model package and the report."""
+    output = json.loads(description.get("output") or "{}")
+    run_input = json.loads(description.get("input") or "{}")
+    print()
+    print(f"Run       {description['name']}")
+    print(f"Status    {description['status']}")
+    summary = output.get("summary") or {}
+    for label, key in (
+        ("Report", "report_uri"),
+        ("Eval loss", "eval_loss"),
+        ("Perplexity", "perplexity"),
+        ("Preference", "preference"),
+        ("Package", "model_package_arn"),
+    ):
+        if key in summary:
+            value = summary[key]
+            if isinstance(value, dict):
+                value = ", ".join(f"{name} {item}" for name, item in value.items())
+            print(f"{label:<10}{value}")
+    if description["status"] != "SUCCEEDED":
+        print(f"Error     {description.get('error', '')}: {description.get('cause', '')}")
+    if run_input.get("dataset_key"):
+        print(f"Dataset   s3://{run_input.get('bucket', '')}/{run_input['dataset_key']}")

@@ -1,0 +1,107 @@
+"""`keiko local run`: deploy template.yaml into the emulated account, upload a dataset, follow the run."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+
+from keiko_cli.follow import RunFollower, print_summary
+
+DEFAULT_WORKDIR = Path(".keiko/local")
+PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,30}$")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    local = subparsers.add_parser("local", help="Run keiko in the emulated AWS account on this machine.")
+    local_commands = local.add_subparsers(dest="local_command", required=True, metavar="COMMAND")
+
+    run = local_commands.add_parser(
+        "run",
+        help="Deploy template.yaml locally, upload DATASET and follow the run to its end.",
+        description=(
+            "Deploy template.yaml into the emulated AWS account, upload the recipe and DATASET to "
+            "s3://<data bucket>/datasets/<project>/, and follow the lifecycle execution the upload starts."
+        ),
+    )
+    run.add_argument("dataset", type=Path, help="Dataset file (.jsonl) to upload.")
+    run.add_argument(
+        "--recipe",
+        type=Path,
+        help="Recipe YAML uploaded as <name>.keiko.yaml; default: keiko.yaml beside the dataset.",
+    )
+    run.add_argument("--project", default="demo", help="Project prefix under datasets/ (default: demo).")
+    run.add_argument(
+        "--workdir",
+        type=Path,
+        default=DEFAULT_WORKDIR,
+        help=f"Folder for model caches and training job work folders (default: {DEFAULT_WORKDIR}).",
+    )
+    run.add_argument(
+        "--timeout", type=float, default=3600, help="Seconds to wait for the run to end (default: 3600)."
+    )
+    run.set_defaults(func=run_local)
+
+
+def run_local(args: argparse.Namespace) -> int:
+    problem = _check_arguments(args)
+    if problem:
+        print(f"keiko local run: {problem}")
+        return 2
+    recipe_path = args.recipe or args.dataset.with_name("keiko.yaml")
+
+    from keiko_local.account import LocalAccount
+
+    from keiko.recipe import RecipeError, parse_recipe
+
+    try:
+        recipe = parse_recipe(recipe_path.read_bytes(), source=str(recipe_path))
+    except RecipeError as exc:
+        print(f"keiko local run: {exc}")
+        return 2
+    workdir = args.workdir.resolve()
+    _prepare_offline_models(recipe.model.base, workdir)
+
+    with LocalAccount(project_root=Path.cwd(), workdir=workdir) as account:
+        bucket = account.resource("DataBucket").physical_id
+        name = args.dataset.name.removesuffix(".jsonl")
+        prefix = f"datasets/{args.project}/"
+        s3 = account.client("s3")
+        print(f"Deployed template.yaml into the emulated account; data bucket s3://{bucket}")
+
+        s3.put_object(Bucket=bucket, Key=f"{prefix}{name}.keiko.yaml", Body=recipe_path.read_bytes())
+        dataset_key = f"{prefix}{args.dataset.name}"
+        s3.put_object(Bucket=bucket, Key=dataset_key, Body=args.dataset.read_bytes())
+        print(f"Uploaded s3://{bucket}/{dataset_key}")
+
+        follower = RunFollower(account)
+        execution = follower.wait_for_start(dataset_key, timeout_s=60)
+        if execution is None:
+            print("No run started for the upload. Check the intake function's log above.")
+            return 1
+        result = follower.follow(execution, timeout_s=args.timeout)
+        print_summary(account, result)
+        return 0 if result["status"] == "SUCCEEDED" else 1
+
+
+def _check_arguments(args: argparse.Namespace) -> str | None:
+    if not args.dataset.is_file():
+        return f"dataset {args.dataset} not found. Give the path of a .jsonl file."
+    recipe_path = args.recipe or args.dataset.with_name("keiko.yaml")
+    if not recipe_path.is_file():
+        return f"recipe {recipe_path} not found. Pass --recipe FILE or put keiko.yaml beside the dataset."
+    if not PROJECT_NAME.match(args.project):
+        return f"invalid --project {args.project!r}: use 1-31 lower-case letters, digits and hyphens."
+    return None
+
+
+def _prepare_offline_models(base_model: str, workdir: Path) -> None:
+    """Make the demo base model loadable by its hub id in local training jobs, with no network."""
+    from keiko_local.models import DEMO_HUB_ID, demo_model_path, install_into_hub_cache
+
+    hf_home = workdir / "hf-home"
+    os.environ["HF_HOME"] = str(hf_home)
+    if base_model == DEMO_HUB_ID:
+        print(f"Preparing {DEMO_HUB_ID} for offline use (converted once, then cached)")
+        install_into_hub_cache(demo_model_path(workdir / "models"), hf_home)
