@@ -1,0 +1,135 @@
+"""What every training method shares: the job context, trainer arguments, resume, output and metrics."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from keiko.recipe import TrainingJobParameters
+
+from .contract import ContainerPaths
+from .metrics import format_metric, is_reportable
+from .models import ModelSource, bf16_available, write_manifest
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    """One training job: its parameters, paths, models and data."""
+
+    params: TrainingJobParameters
+    paths: ContainerPaths
+    base: ModelSource
+    start: ModelSource | None = None
+    tokenizer: Any = None
+    train_dataset: Any = None
+    eval_dataset: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def hyperparameters(self) -> Any:
+        return self.params.hyperparameters
+
+
+def metric_callback():
+    """A TrainerCallback that prints every numeric log value as a `keiko_metric` line."""
+    from transformers import TrainerCallback
+
+    class MetricLineCallback(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero:
+                return
+            for name, value in (logs or {}).items():
+                if is_reportable(value):
+                    print(format_metric(name, value, state.global_step), flush=True)
+
+    return MetricLineCallback()
+
+
+def print_metric(name: str, value: float, step: int = 0) -> None:
+    print(format_metric(name, value, step), flush=True)
+
+
+def trainer_arguments(job: Job) -> dict[str, Any]:
+    """TrainingArguments fields every TRL config accepts, from the job's hyperparameters."""
+    hp = job.hyperparameters
+    evaluate_during_training = job.eval_dataset is not None and hp.eval_steps is not None
+    return {
+        "output_dir": str(job.paths.checkpoint_dir),
+        "learning_rate": hp.learning_rate,
+        "num_train_epochs": hp.epochs,
+        "max_steps": hp.max_steps,
+        "per_device_train_batch_size": hp.per_device_batch_size,
+        "per_device_eval_batch_size": hp.per_device_batch_size,
+        "gradient_accumulation_steps": hp.gradient_accumulation_steps,
+        # transformers 5 reads a float below 1 as a share of all steps.
+        "warmup_steps": hp.warmup_ratio,
+        "lr_scheduler_type": hp.lr_scheduler_type,
+        "weight_decay": hp.weight_decay,
+        "seed": hp.seed,
+        "data_seed": hp.seed,
+        "save_strategy": "steps",
+        "save_steps": hp.save_steps,
+        "save_total_limit": hp.save_total_limit,
+        "logging_strategy": "steps",
+        "logging_steps": hp.logging_steps,
+        "eval_strategy": "steps" if evaluate_during_training else "no",
+        "eval_steps": hp.eval_steps if evaluate_during_training else None,
+        "gradient_checkpointing": hp.gradient_checkpointing,
+        # TRL configs default to bf16, which fails on CPUs and on GPUs without bfloat16 support.
+        "bf16": bf16_available(),
+        "fp16": False,
+        "report_to": "none",
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
+    }
+
+
+def last_checkpoint(job: Job) -> str | None:
+    """Return the newest complete checkpoint in the checkpoint folder, if a run left one."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = job.paths.checkpoint_dir
+    if not folder.is_dir():
+        return None
+    return get_last_checkpoint(str(folder))
+
+
+def train_and_save(trainer, job: Job, output_format: str, peft_type: str | None) -> dict[str, float]:
+    """Train (resuming from the last checkpoint), evaluate, save the model and its manifest."""
+    checkpoint = last_checkpoint(job)
+    if checkpoint is not None:
+        logger.info("resuming from checkpoint %s", checkpoint)
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    metrics = {name: float(value) for name, value in result.metrics.items() if is_reportable(value)}
+    if job.eval_dataset is not None:
+        evaluation = trainer.evaluate()
+        metrics.update({name: float(value) for name, value in evaluation.items() if is_reportable(value)})
+        if "eval_loss" in evaluation and evaluation["eval_loss"] < 50:
+            metrics["eval_perplexity"] = math.exp(evaluation["eval_loss"])
+            print_metric("eval_perplexity", metrics["eval_perplexity"], trainer.state.global_step)
+
+    job.paths.model_dir.mkdir(parents=True, exist_ok=True)
+    trainer.save_model(str(job.paths.model_dir))
+    if trainer.is_world_process_zero():
+        job.tokenizer.save_pretrained(str(job.paths.model_dir))
+        write_manifest(job.paths.model_dir, manifest(job, output_format, peft_type, metrics))
+    return metrics
+
+
+def manifest(
+    job: Job, output_format: str, peft_type: str | None, metrics: dict[str, float]
+) -> dict[str, Any]:
+    return {
+        "format": output_format,
+        "method": job.params.method.value,
+        "base_model": job.params.model_name_or_path,
+        "peft_type": peft_type,
+        "task": "sequence-classification" if job.params.method.value == "reward" else "causal-lm",
+        "started_from": job.start.manifest if job.start is not None else None,
+        "notes": job.notes,
+        "metrics": metrics,
+    }
