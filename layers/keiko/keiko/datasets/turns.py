@@ -67,8 +67,8 @@ def _role_problem(field: str, index: int, role: str, previous: str | None) -> Pr
     if role not in ROLES:
         return "invalid_role", path, f"{path} is {role!r}; use one of {', '.join(ROLES)}."
     expected = " or ".join(NEXT_ROLES[previous])
-    where = "first" if previous is None else f"after a {previous} turn"
-    return "bad_turn_order", path, f"{path} is a {role} turn {where}; expected {expected}."
+    where = "the first turn" if previous is None else f"after {previous}"
+    return "bad_turn_order", path, f"{path} is {role} {where}; expected {expected}."
 
 
 def is_blank(text: str) -> bool:

@@ -1,0 +1,96 @@
+"""`keiko validate PATH --method METHOD`: check a dataset file on this machine before uploading it.
+
+Exit status: 0 when the dataset is valid, 1 when it is invalid, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from keiko.datasets import Report, validate_path
+from keiko.recipe import Method
+
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+DATASET_METHODS = [method.value for method in Method if method is not Method.MERGE]
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="Validate a dataset file for a training method.",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("path", help="Dataset file: .jsonl, .jsonl.gz, .json (array), .csv or .parquet.")
+    parser.add_argument(
+        "--method", required=True, choices=DATASET_METHODS, help="Training method of the recipe."
+    )
+    parser.add_argument(
+        "--max-length", type=int, default=2048, help="Maximum tokens per record (default: 2048)."
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("sagemaker", "hyperpod", "bedrock"),
+        default="sagemaker",
+        help="Training backend; bedrock checks Bedrock model customization's record schema (default: sagemaker).",
+    )
+    parser.add_argument(
+        "--reward-column",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Column the GRPO/RLOO reward functions read; repeat for each column.",
+    )
+    parser.add_argument("--output-dir", type=Path, help="Write train.jsonl and eval.jsonl here when valid.")
+    parser.add_argument("--json", action="store_true", help="Print the full report as JSON.")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if not path.is_file():
+        print(f"keiko validate: {path} is not a file; give the path of a dataset file.", file=sys.stderr)
+        return EXIT_USAGE
+    if args.max_length < 1:
+        print(
+            f"keiko validate: --max-length must be a positive number of tokens; got {args.max_length}.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    report = validate_path(
+        path,
+        args.method,
+        max_length=args.max_length,
+        output_dir=args.output_dir,
+        backend=args.backend,
+        reward_columns=tuple(args.reward_column),
+    )
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        print(format_summary(report))
+    return EXIT_VALID if report.valid else EXIT_INVALID
+
+
+def format_summary(report: Report) -> str:
+    verdict = "valid" if report.valid else "INVALID"
+    lines = [
+        f"{report.source}: {verdict} ({report.method}, {report.file_format}, format {report.format or 'unknown'})",
+        f"  records {report.records}, valid {report.valid_records}, invalid {report.invalid_records}, "
+        f"estimated tokens {report.stats.estimated_tokens}, duplicates {report.stats.duplicates}",
+    ]
+    for kind, count in report.errors_by_kind.items():
+        lines.append(f"  error {kind}: {count}")
+    for example in report.errors:
+        where = f"line {example.line}" if example.line is not None else "dataset"
+        field = f" {example.field}" if example.field else ""
+        lines.append(f"    {where}{field}: {example.message}")
+    for kind, count in report.warnings_by_kind.items():
+        lines.append(f"  warning {kind}: {count}")
+    if report.valid:
+        lines.append(
+            f"  train {report.train_records}, evaluation {report.eval_records}, {report.content_hash}"
+        )
+    return "\n".join(lines)
