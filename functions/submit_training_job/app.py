@@ -1,0 +1,12 @@
+"""SubmitTrainingJob: create a SageMaker job and store the waiting state's task token."""
+
+from keiko import stages
+from keiko.observability import bind_run_id, logger, metrics, tracer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+@bind_run_id
+def lambda_handler(event, context):
+    return stages.submit_training_job(event)
