@@ -116,6 +116,7 @@ def run_entry(
     hyperparameters: dict[str, str],
     channels: dict[str, Path],
     checkpoint_dir: Path | None = None,
+    python_path: tuple[Path, ...] = (),
 ) -> JobResult:
     """Run an entry script as SageMaker would: channels and output folders in SM_* variables."""
     model_dir, output_dir = workdir / "model", workdir / "output"
@@ -130,7 +131,7 @@ def run_entry(
             "KEIKO_OFFLINE": "1",
             "OMP_NUM_THREADS": "1",
             "TOKENIZERS_PARALLELISM": "false",
-            "PYTHONPATH": str(SCRIPTS),
+            "PYTHONPATH": os.pathsep.join(str(path) for path in (SCRIPTS, *python_path)),
         }
     )
     environ.update({f"SM_CHANNEL_{name.upper()}": str(path) for name, path in channels.items()})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from keiko.recipe import Method
+from keiko.recipe import Method, SftHyperparameters
 
 from ..runtime import Job, metric_callback, trainer_arguments
 from .policy import policy_model
@@ -60,10 +60,15 @@ def build_sft(job: Job) -> tuple[Any, str, str | None]:
 
     hp = job.hyperparameters
     model, peft_config, peft_type = policy_model(job)
-    overrides: dict[str, Any] = {"packing": hp.packing, "assistant_only_loss": hp.assistant_only_loss}
-    if job.params.method is Method.SFT:
-        overrides["completion_only_loss"] = hp.completion_only_loss
-        overrides["neftune_noise_alpha"] = hp.neftune_noise_alpha
+    overrides: dict[str, Any] = {}
+    if isinstance(hp, SftHyperparameters):
+        # Distillation without a teacher also lands here, with TRL's SFT defaults.
+        overrides = {
+            "packing": hp.packing,
+            "assistant_only_loss": hp.assistant_only_loss,
+            "completion_only_loss": hp.completion_only_loss,
+            "neftune_noise_alpha": hp.neftune_noise_alpha,
+        }
     trainer = SFTTrainer(
         model=model,
         args=sft_config(job, **overrides),
