@@ -72,10 +72,10 @@ class SplitWriter:
         evaluation: list[bytes] = []
         for record in records:
             (evaluation if crc32(record, seed) < threshold else train).append(record)
-        self._write(train, self.train, self.train_hash)
-        self._write(evaluation, self.evaluation, self.eval_hash)
         self.train_records += len(train)
         self.eval_records += len(evaluation)
+        self._write(train, self.train, self.train_hash)
+        self._write(evaluation, self.evaluation, self.eval_hash)
 
     @staticmethod
     def _write(records: list[bytes], sink: Sink | None, digest) -> None:

@@ -382,7 +382,7 @@ def finish_report(report: Report, options: ValidationOptions) -> Report:
             f"{report.valid_records} records exceed the limit of {max_records} for {options.backend}; "
             "use fewer records or ask for a higher quota.",
         )
-    if report.records == 0:
+    if report.records == 0 and not report.errors_by_kind:
         builder.error(
             ErrorKind.EMPTY_DATASET, None, None, "the dataset has no records; upload a file with data."
         )
