@@ -17,14 +17,14 @@ from typing import IO, Any
 import msgspec
 import orjson
 
-from keiko.datasets.stream import UTF8_BOM, Oversized, Reader, StreamState, iter_line_batches
+from keiko.datasets.stream import UTF8_BOM, LineProblem, Oversized, Reader, StreamState, iter_line_batches
 
 MAX_WHOLE_FILE_BYTES = 512 * 1024 * 1024
 PARQUET_ROWS_PER_BATCH = 4096
 GZIP_MAGIC = b"\x1f\x8b"
 _BYTE_POSITION = re.compile(r"\(byte (\d+)\)")
 
-Batch = list[bytes | Oversized | None]
+Batch = list[bytes | Oversized | LineProblem | None]
 
 
 class FileTooLargeError(ValueError):
@@ -139,22 +139,33 @@ def iter_csv_batches(read: Reader, state: StreamState, max_record_bytes: int) ->
                     yield raw.decode("utf-8", "replace") + "\n"
 
     reader = csv.reader(lines())
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise FileFormatError(f"the CSV header cannot be parsed ({exc}).", 1) from exc
     if header is None:
         return
     batch: Batch = [None] * len(pending)
     pending.clear()
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            row = LineProblem("invalid_csv", f"the CSV row cannot be parsed ({exc}); quote fields with line breaks.")
         spanned = list(pending)
         pending.clear()
         bad = next((bad_lines.pop(number) for number in spanned if number in bad_lines), None)
-        if bad is not None:
+        if isinstance(row, LineProblem):
+            batch.append(row)
+        elif bad is not None:
             batch.append(bad)
         elif not row or not any(cell.strip() for cell in row):
             batch.append(b"")
         else:
             batch.append(orjson.dumps(_csv_record(header, row)))
-        batch.extend([None] * (len(spanned) - 1))
+        batch.extend([None] * max(len(spanned) - 1, 0))
         if len(batch) >= 4096:
             yield batch
             batch = []

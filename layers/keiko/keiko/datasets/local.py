@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,10 @@ def validate_stream(
         return builder.build()
 
     if file_format is None:
-        read, head, compressed = open_reader(raw)
+        try:
+            read, head, compressed = open_reader(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            return _unreadable(validator, exc)
         report.file_format = detect_file_format(name, head) + ("+gzip" if compressed else "")
         file_format = report.file_format.removesuffix("+gzip")
     else:
@@ -93,6 +97,8 @@ def validate_stream(
     except (FileFormatError, FileTooLargeError) as exc:
         kind = ErrorKind.FILE_TOO_LARGE if isinstance(exc, FileTooLargeError) else ErrorKind.INVALID_JSON
         validator.builder.error(kind, getattr(exc, "line", None), None, str(exc))
+    except (OSError, EOFError, zlib.error) as exc:  # a damaged gzip stream
+        validator.builder.error(ErrorKind.UNREADABLE_FILE, None, None, _unreadable_message(exc))
     report = validator.finish()
     report.stats.bytes_read = state.bytes_read
     if state.bom_stripped:
@@ -102,3 +108,12 @@ def validate_stream(
         )
         report = builder.build()
     return report
+
+
+def _unreadable_message(exc: Exception) -> str:
+    return f"the file cannot be read ({exc}); upload it again or decompress it and upload the JSONL."
+
+
+def _unreadable(validator: RecordValidator, exc: Exception) -> Report:
+    validator.builder.error(ErrorKind.UNREADABLE_FILE, None, None, _unreadable_message(exc))
+    return validator.finish()

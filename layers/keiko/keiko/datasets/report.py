@@ -38,6 +38,8 @@ class ErrorKind(StrEnum):
     LABEL_IMBALANCE = "label_imbalance"
     EMPTY_DATASET = "empty_dataset"
     FILE_TOO_LARGE = "file_too_large"
+    UNREADABLE_FILE = "unreadable_file"
+    INVALID_CSV = "invalid_csv"
     BACKEND_LIMIT = "backend_limit"
     UNSUPPORTED_METHOD = "unsupported_method"
 

@@ -27,6 +27,14 @@ class Oversized:
     size: int
 
 
+@dataclass(frozen=True)
+class LineProblem:
+    """A line that a file-format reader could not turn into a record (for example a broken CSV row)."""
+
+    kind: str
+    message: str
+
+
 @dataclass
 class StreamState:
     """What the splitter saw besides lines: a stripped BOM and the bytes it consumed."""

@@ -24,7 +24,7 @@ from keiko.datasets.failures import (
 from keiko.datasets.output import SplitWriter
 from keiko.datasets.report import ErrorKind, Report, ReportBuilder, WarningKind, length_bucket, percentiles
 from keiko.datasets.shapes import SHAPES_BY_METHOD, TEXT, Shape, describe_shapes, detect_shape
-from keiko.datasets.stream import MAX_RECORD_BYTES, Oversized
+from keiko.datasets.stream import MAX_RECORD_BYTES, LineProblem, Oversized
 from keiko.datasets.tokens import SAMPLE_RECORDS, calibrate_ratio, estimate_ratio, strings_in
 
 # Lines read before giving up on detecting the format.
@@ -139,7 +139,7 @@ class RecordValidator:
 
     def _detect(self, batch: list[bytes | Oversized]) -> Shape | None:
         for line in batch[:DETECTION_LINES]:
-            if line is None or isinstance(line, Oversized) or not line.strip():
+            if not isinstance(line, bytes) or not line.strip():
                 continue
             try:
                 shape = detect_shape(orjson.loads(line), self.shapes)
@@ -271,6 +271,9 @@ class RecordValidator:
     def _reject(self, line, line_number: int, exc: Exception, records: int, invalid: int) -> tuple[int, int]:
         if line is None:  # a continuation line of a multi-line CSV record
             return records, invalid
+        if isinstance(line, LineProblem):
+            self.builder.error(line.kind, line_number, None, line.message)
+            return records + 1, invalid + 1
         if isinstance(line, Oversized):
             self.builder.error(
                 ErrorKind.RECORD_TOO_LARGE,
@@ -294,7 +297,7 @@ class RecordValidator:
             self.line += 1
             if line is None:
                 continue
-            if isinstance(line, Oversized):
+            if isinstance(line, (Oversized, LineProblem)):
                 self._reject(line, self.line, TypeError(), 0, 0)
                 self.records += 1
                 self.invalid += 1
