@@ -119,6 +119,7 @@ def run_entry(
     python_path: tuple[Path, ...] = (),
 ) -> JobResult:
     """Run an entry script as SageMaker would: channels and output folders in SM_* variables."""
+    workdir.mkdir(parents=True, exist_ok=True)
     model_dir, output_dir = workdir / "model", workdir / "output"
     checkpoint_dir = checkpoint_dir or workdir / "checkpoints"
     environ = {key: value for key, value in os.environ.items() if not key.startswith(("SM_", "KEIKO_"))}
