@@ -7,7 +7,6 @@ A missing or invalid recipe starts no execution: intake records a FAILED run and
 
 from __future__ import annotations
 
-import json
 import posixpath
 from typing import Any
 
@@ -91,7 +90,9 @@ class Intake:
         return self._start_execution(run_input)
 
     def _start_execution(self, run_input: RunInput) -> dict[str, Any]:
-        self.store.create_run(
+        # Step Functions returns the running execution for a repeated name and input instead of
+        # raising, so a run record that already exists is what marks a redelivered event.
+        is_new = self.store.create_run(
             run_input.run_id,
             project=run_input.project,
             dataset_uri=run_input.dataset_uri,
@@ -107,25 +108,15 @@ class Intake:
                 input=run_input.model_dump_json(),
             )
         except ClientError as exc:
-            if error_code(exc) == "ExecutionAlreadyExists":
-                logger.info("duplicate event: the execution for this object version already exists")
-                metrics.add_metric(name="DuplicateEvents", unit="Count", value=1)
-                return {"run_id": run_input.run_id, "outcome": "duplicate"}
-            raise_if_transient(exc, "StartExecution")
-            raise
+            if error_code(exc) != "ExecutionAlreadyExists":
+                raise_if_transient(exc, "StartExecution")
+                raise
+            return self._duplicate(run_input)
+        if not is_new:
+            return self._duplicate(run_input)
 
         execution_arn = response["executionArn"]
-        self.store.put_run(
-            run_input.run_id,
-            RunStatus.RUNNING,
-            execution_arn=execution_arn,
-            project=run_input.project,
-            dataset_uri=run_input.dataset_uri,
-            version_id=run_input.version_id,
-            recipe_key=run_input.recipe_key,
-            trigger=run_input.trigger,
-            method=run_input.recipe["method"],
-        )
+        self.store.update_run(run_input.run_id, execution_arn=execution_arn)
         self.notifier.publish(
             "Run Started",
             run_input.run_id,
@@ -135,6 +126,11 @@ class Intake:
         metrics.add_metric(name="RunsStarted", unit="Count", value=1)
         logger.info("run started", extra={"execution_arn": execution_arn})
         return {"run_id": run_input.run_id, "outcome": "started", "execution_arn": execution_arn}
+
+    def _duplicate(self, run_input: RunInput) -> dict[str, Any]:
+        logger.info("duplicate event: this object version already has a run")
+        metrics.add_metric(name="DuplicateEvents", unit="Count", value=1)
+        return {"run_id": run_input.run_id, "outcome": "duplicate"}
 
     def _load_recipe(self, dataset: DatasetObject):
         candidates = [dataset.recipe_key] if dataset.recipe_key else recipe_candidates(dataset)
@@ -192,7 +188,3 @@ class Intake:
         )
         metrics.add_metric(name="RecipesRejected", unit="Count", value=1)
         return {"run_id": run_id, "outcome": "rejected", "error": error, "cause": str(exc)}
-
-
-def input_as_json(run_input: RunInput) -> str:
-    return json.dumps(run_input.model_dump(mode="json"))

@@ -62,7 +62,11 @@ class RunStore:
 
     def finish_run(self, run_id: str, status: RunStatus, **fields: Any) -> None:
         """Set the final status of a run and any summary `fields` (error, cause, model package)."""
-        values = {"status": status.value, "updated_at": _now(), "finished_at": _now()}
+        self.update_run(run_id, status=status.value, finished_at=_now(), **fields)
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Set `fields` on the record of `run_id` (creating it if absent); None values are skipped."""
+        values = {"run_id": run_id, "updated_at": _now()}
         values.update({name: value for name, value in fields.items() if value is not None})
         names = {f"#f{index}": name for index, name in enumerate(values)}
         expression = "SET " + ", ".join(f"#f{index} = :v{index}" for index in range(len(values)))
