@@ -4,8 +4,12 @@ from dataset_helpers import chat
 def test_exact_duplicates_are_dropped(validate_lines, tmp_path):
     # Given the same record three times, once with other key order and spacing, plus a different one
     same_reordered = b'{ "completion": "b.",  "prompt": "a?" }'
-    records = [{"prompt": "a?", "completion": "b."}, same_reordered, {"prompt": "a?", "completion": "b."},
-               {"prompt": "c?", "completion": "d."}]
+    records = [
+        {"prompt": "a?", "completion": "b."},
+        same_reordered,
+        {"prompt": "a?", "completion": "b."},
+        {"prompt": "c?", "completion": "d."},
+    ]
     # When it is validated with output
     report = validate_lines(records, output_dir=tmp_path / "out")
     # Then two duplicates are counted, warned at their lines, and left out of the output

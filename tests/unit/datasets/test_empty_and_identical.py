@@ -7,8 +7,10 @@ from dataset_helpers import only_error
     [
         ({"prompt": "a?", "completion": "  "}, "completion"),
         ({"prompt": "", "completion": "b."}, "prompt"),
-        ({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": ""}]},
-         "messages[1].content"),
+        (
+            {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": ""}]},
+            "messages[1].content",
+        ),
     ],
 )
 def test_empty_answer(validate_lines, record, field):

@@ -5,7 +5,6 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 from dataset_helpers import chat
-
 from keiko.datasets import validate_path
 
 
@@ -33,10 +32,20 @@ def test_csv_json_cells_and_booleans(tmp_path):
     with path.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(["prompt", "completion", "label"])
-        writer.writerow([json.dumps([{"role": "user", "content": "Hi?"}]),
-                         json.dumps([{"role": "assistant", "content": "Hello."}]), "true"])
-        writer.writerow([json.dumps([{"role": "user", "content": "Yo?"}]),
-                         json.dumps([{"role": "assistant", "content": "Go away."}]), "False"])
+        writer.writerow(
+            [
+                json.dumps([{"role": "user", "content": "Hi?"}]),
+                json.dumps([{"role": "assistant", "content": "Hello."}]),
+                "true",
+            ]
+        )
+        writer.writerow(
+            [
+                json.dumps([{"role": "user", "content": "Yo?"}]),
+                json.dumps([{"role": "assistant", "content": "Go away."}]),
+                "False",
+            ]
+        )
     report = validate_path(path, "kto")
     assert report.valid
     assert report.format == "conversational-unpaired-preference"
@@ -71,7 +80,9 @@ def test_broken_json_array_names_line(tmp_path):
 def test_parquet_nested_messages(tmp_path):
     # Given a Parquet file with a list<struct<role, content>> column
     path = tmp_path / "chat.parquet"
-    table = pa.Table.from_pylist([chat(), chat(user="Other?"), {"messages": [{"role": "user", "content": "x"}]}])
+    table = pa.Table.from_pylist(
+        [chat(), chat(user="Other?"), {"messages": [{"role": "user", "content": "x"}]}]
+    )
     pq.write_table(table, path)
     # When it is validated
     report = validate_path(path, "sft")

@@ -1,4 +1,4 @@
-from dataset_helpers import chat, only_error
+from dataset_helpers import only_error
 
 
 def test_invalid_utf8_names_line_and_byte(validate_lines):
@@ -12,4 +12,3 @@ def test_invalid_utf8_names_line_and_byte(validate_lines):
     assert error.line == 2
     assert "byte 16" in error.message
     assert "0xe9" in error.message
-

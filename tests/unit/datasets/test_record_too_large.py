@@ -1,7 +1,6 @@
 import tracemalloc
 
 from dataset_helpers import chat
-
 from keiko.datasets import validate_path
 
 

@@ -3,7 +3,6 @@ import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from keiko.datasets import ValidationOptions, finish_report, merge_reports, validate_stream
 from keiko.datasets.output import SplitWriter
 from keiko.datasets.stream import iter_line_batches
@@ -13,7 +12,9 @@ def slice_lines(data: bytes, start: int, end: int, chunk: int) -> list[bytes]:
     source = io.BytesIO(data)
     source.seek(max(start - 1, 0))
     lines: list[bytes] = []
-    for batch in iter_line_batches(source.read, start=start, end=end, chunk_bytes=chunk, max_record_bytes=1 << 20):
+    for batch in iter_line_batches(
+        source.read, start=start, end=end, chunk_bytes=chunk, max_record_bytes=1 << 20
+    ):
         lines.extend(batch)
     return lines
 
@@ -46,7 +47,9 @@ def test_merged_slices_match_whole_file():
     rows[249] = b'{"prompt": "q?"}'
     data = b"\n".join(rows) + b"\n"
     options = ValidationOptions(method="sft")
-    whole = finish_report(validate_stream(io.BytesIO(data), "d.jsonl", options, SplitWriter(0.1, 42)), options)
+    whole = finish_report(
+        validate_stream(io.BytesIO(data), "d.jsonl", options, SplitWriter(0.1, 42)), options
+    )
     parts = []
     bounds = [0, 5000, 7000, len(data)]
     for start, end in zip(bounds, bounds[1:], strict=False):

@@ -1,7 +1,6 @@
 import json
 
 import pytest
-
 from keiko.datasets import validate_path
 
 
@@ -25,12 +24,22 @@ def output(tmp_path, records, method, **options):
     [
         ("pretrain", {"text": "Some text.", "id": 7}, {"text": "Some text."}),
         ("sft", {"prompt": "a?", "completion": "b.", "source": "x"}, {"prompt": "a?", "completion": "b."}),
-        ("sft", {"instruction": "Translate.", "input": "Hallo", "output": "Hello"},
-         {"prompt": "Translate.\n\nHallo", "completion": "Hello"}),
+        (
+            "sft",
+            {"instruction": "Translate.", "input": "Hallo", "output": "Hello"},
+            {"prompt": "Translate.\n\nHallo", "completion": "Hello"},
+        ),
         ("sft", {"instruction": "Say hi.", "output": "Hi"}, {"prompt": "Say hi.", "completion": "Hi"}),
-        ("dpo", {"chosen": "Q: sky? A: blue", "rejected": "Q: sky? A: green"},
-         {"prompt": "Q: sky? A:", "chosen": " blue", "rejected": " green"}),
-        ("kto", {"prompt": "a?", "completion": "b.", "label": False}, {"prompt": "a?", "completion": "b.", "label": False}),
+        (
+            "dpo",
+            {"chosen": "Q: sky? A: blue", "rejected": "Q: sky? A: green"},
+            {"prompt": "Q: sky? A:", "chosen": " blue", "rejected": " green"},
+        ),
+        (
+            "kto",
+            {"prompt": "a?", "completion": "b.", "label": False},
+            {"prompt": "a?", "completion": "b.", "label": False},
+        ),
         ("distill", {"prompt": "Explain tides.", "extra": 1}, {"prompt": "Explain tides."}),
     ],
 )
@@ -44,24 +53,37 @@ def test_record_written_in_trl_format(tmp_path, method, record, expected):
 
 def test_implicit_conversational_prompt_is_extracted(tmp_path):
     user = {"role": "user", "content": "Sky colour?"}
-    record = {"chosen": [user, {"role": "assistant", "content": "Blue."}],
-              "rejected": [user, {"role": "assistant", "content": "Green."}]}
+    record = {
+        "chosen": [user, {"role": "assistant", "content": "Blue."}],
+        "rejected": [user, {"role": "assistant", "content": "Green."}],
+    }
     report, written = output(tmp_path, [record], "reward")
     assert report.format == "conversational-preference-implicit-prompt"
-    assert written == [{"prompt": [user], "chosen": [{"role": "assistant", "content": "Blue."}],
-                        "rejected": [{"role": "assistant", "content": "Green."}]}]
+    assert written == [
+        {
+            "prompt": [user],
+            "chosen": [{"role": "assistant", "content": "Blue."}],
+            "rejected": [{"role": "assistant", "content": "Green."}],
+        }
+    ]
 
 
 def test_grpo_keeps_reward_columns(tmp_path):
-    _, written = output(tmp_path, [{"prompt": "1 + 1?", "solution": "2", "other": 1}], "grpo",
-                        reward_columns=("solution",))
+    _, written = output(
+        tmp_path, [{"prompt": "1 + 1?", "solution": "2", "other": 1}], "grpo", reward_columns=("solution",)
+    )
     assert written == [{"prompt": "1 + 1?", "solution": "2"}]
 
 
 def test_bedrock_conversation_written_unchanged(tmp_path):
-    record = {"schemaVersion": "bedrock-conversation-2024", "system": [{"text": "Be brief."}],
-              "messages": [{"role": "user", "content": [{"text": "Hi?"}]},
-                           {"role": "assistant", "content": [{"text": "Hello."}]}]}
+    record = {
+        "schemaVersion": "bedrock-conversation-2024",
+        "system": [{"text": "Be brief."}],
+        "messages": [
+            {"role": "user", "content": [{"text": "Hi?"}]},
+            {"role": "assistant", "content": [{"text": "Hello."}]},
+        ],
+    }
     _, written = output(tmp_path, [record], "sft", backend="bedrock")
     assert written == [record]
 
@@ -73,7 +95,9 @@ def test_bedrock_record_limit(tmp_path):
 
 
 def test_bedrock_rejects_unsupported_method(tmp_path):
-    report = validate_path(write(tmp_path, [{"prompt": "a", "chosen": "b", "rejected": "c"}]), "dpo", backend="bedrock")
+    report = validate_path(
+        write(tmp_path, [{"prompt": "a", "chosen": "b", "rejected": "c"}]), "dpo", backend="bedrock"
+    )
     assert report.errors_by_kind == {"unsupported_method": 1}
     assert not report.valid
 

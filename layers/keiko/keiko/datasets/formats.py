@@ -153,7 +153,9 @@ def iter_csv_batches(read: Reader, state: StreamState, max_record_bytes: int) ->
         except StopIteration:
             break
         except csv.Error as exc:
-            row = LineProblem("invalid_csv", f"the CSV row cannot be parsed ({exc}); quote fields with line breaks.")
+            row = LineProblem(
+                "invalid_csv", f"the CSV row cannot be parsed ({exc}); quote fields with line breaks."
+            )
         spanned = list(pending)
         pending.clear()
         bad = next((bad_lines.pop(number) for number in spanned if number in bad_lines), None)

@@ -22,6 +22,7 @@ from keiko.datasets.validator import ValidationOptions, finish_report
 # S3 multipart parts must be at least 5 MiB except the last.
 PART_BYTES = 8 * 1024 * 1024
 DEFAULT_SLICE_BYTES = 256 * 1024 * 1024
+MIN_SLICE_BYTES = 1024 * 1024
 
 
 class ValidationSummary(BaseModel):
@@ -180,8 +181,8 @@ def _write_report(s3_client, bucket: str, output_prefix: str, report: Report) ->
 
 def plan_slices(size: int, slice_bytes: int = DEFAULT_SLICE_BYTES) -> list[dict[str, int]]:
     """Return byte ranges {"index", "start", "end"} that cover an object of `size` bytes."""
-    if slice_bytes < CHUNK_BYTES:
-        raise ValueError(f"slice_bytes must be at least {CHUNK_BYTES}; got {slice_bytes}.")
+    if slice_bytes < MIN_SLICE_BYTES:
+        raise ValueError(f"slice_bytes must be at least {MIN_SLICE_BYTES}; got {slice_bytes}.")
     starts = range(0, max(size, 1), slice_bytes)
     return [
         {"index": index, "start": start, "end": min(start + slice_bytes, size)}
