@@ -1,0 +1,70 @@
+"""An interrupted job resumes from its last checkpoint and ends where an uninterrupted one does."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import assert_succeeded, records_for, run_entry, write_jsonl
+from safetensors.torch import load_file
+
+pytestmark = pytest.mark.training
+
+HYPERPARAMETERS = {
+    "method": "sft",
+    "model_name_or_path": "tiny-llama",
+    "profile": "local",
+    "max_length": "128",
+    "max_steps": "10",
+    "save_steps": "2",
+    "save_total_limit": "null",
+    "peft_type": "lora",
+    "lora_r": "8",
+    "lora_alpha": "16",
+}
+
+
+def test_resumed_run_matches_uninterrupted(tiny_base: Path, tmp_path: Path) -> None:
+    # Given an uninterrupted run that kept a checkpoint every 2 steps
+    train = write_jsonl(tmp_path / "train", records_for("prompt-completion"))
+    channels = {"train": train, "base": tiny_base}
+    full = run_entry("train.py", tmp_path / "full", HYPERPARAMETERS, channels)
+    assert_succeeded(full)
+
+    # And the checkpoint folder a run stopped after step 4 leaves behind (later checkpoints never written)
+    interrupted = tmp_path / "interrupted-checkpoints"
+    interrupted.mkdir()
+    shutil.copytree(full.checkpoint_dir / "checkpoint-4", interrupted / "checkpoint-4")
+
+    # When the job starts again with that checkpoint folder
+    resumed = run_entry("train.py", tmp_path / "resumed", HYPERPARAMETERS, channels, checkpoint_dir=interrupted)
+
+    # Then it continues from step 5 and writes the same adapter weights
+    assert_succeeded(resumed)
+    assert "resuming from checkpoint" in resumed.stderr
+    assert len(resumed.metrics("loss")) == 6
+    expected = load_file(full.model_dir / "adapter_model.safetensors")
+    actual = load_file(resumed.model_dir / "adapter_model.safetensors")
+    assert expected.keys() == actual.keys()
+    for name, tensor in expected.items():
+        torch.testing.assert_close(actual[name], tensor, rtol=0, atol=0, msg=name)
+
+
+def test_checkpoints_land_in_checkpoint_dir(tiny_base: Path, tmp_path: Path) -> None:
+    # Given a job that saves every 2 steps and keeps 2 checkpoints
+    train = write_jsonl(tmp_path / "train", records_for("prompt-completion"))
+
+    # When it runs 6 steps
+    result = run_entry(
+        "train.py",
+        tmp_path,
+        {**HYPERPARAMETERS, "max_steps": "6", "save_total_limit": "2"},
+        {"train": train, "base": tiny_base},
+    )
+
+    # Then the newest two checkpoints are in KEIKO_CHECKPOINT_DIR
+    assert_succeeded(result)
+    checkpoints = sorted(path.name for path in result.checkpoint_dir.glob("checkpoint-*"))
+    assert checkpoints == ["checkpoint-4", "checkpoint-6"]
