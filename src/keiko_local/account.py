@@ -46,6 +46,17 @@ _ACCOUNT_ENVIRONMENT = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+# moto's configuration: Step Functions executes state machines; the credentials above stay (moto would
+# otherwise set its own), and nothing passes through to a real endpoint.
+MOCK_CONFIG = {
+    "stepfunctions": {"execute_state_machine": True},
+    "core": {
+        "mock_credentials": False,
+        "passthrough": {"urls": [], "services": []},
+        "reset_boto3_session": True,
+        "service_whitelist": None,
+    },
+}
 _REMOVED_VARIABLES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_CA_BUNDLE")
 
 
@@ -150,7 +161,7 @@ class LocalAccount:
         os.environ["AWS_SHARED_CREDENTIALS_FILE"] = str(self.workdir / "no-aws-credentials")
         base_environment = dict(os.environ)
 
-        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock = mock_aws(config=MOCK_CONFIG)
         self._mock.start()
 
         self._router = EventRouter(self.account_id, self.region, self.client, _events_backend(self))
@@ -190,10 +201,15 @@ class LocalAccount:
                 response_headers["x-amz-function-error"] = "Unhandled"
             return result
 
+        router = self._router
+
+        def send_to_targets(rule: Any, original_event: Any, transform_input: bool = True) -> None:
+            router.send_to_targets(rule, original_event, transform_input)
+
         replacements = {
             "moto.awslambda.models:LambdaFunction._invoke_lambda": invoke_lambda,
             "moto.awslambda.models:LambdaFunction.invoke": invoke,
-            "moto.events.models:Rule.send_to_targets": self._router.send_to_targets,
+            "moto.events.models:Rule.send_to_targets": send_to_targets,
             "moto.s3.notifications:_send_event_bridge_message": make_sender(self._router),
             "moto.bedrockruntime.responses:BedrockRuntimeResponse.converse": make_converse_action(self.bedrock),
         }
