@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 POLL_INTERVAL_S = 0.5
+PROGRESS_INTERVAL_S = 3.0
 METRIC_LINE = re.compile(r"keiko_metric name=(?P<name>\S+) value=(?P<value>\S+) step=(?P<step>\d+)")
 TERMINAL_STATUSES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -26,7 +27,10 @@ class RunFollower:
     account: Any
     seen_events: int = 0
     open_states: dict[str, _OpenState] = field(default_factory=dict)
-    last_progress: str = ""
+    last_progress_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.account.on_training_output(self._on_training_output)
 
     @property
     def sfn(self):
@@ -60,7 +64,6 @@ class RunFollower:
             if time.monotonic() > deadline:
                 print(f"Timed out after {timeout_s:.0f} s; the run is still {description['status']}.")
                 return description
-            self._print_training_progress()
             time.sleep(POLL_INTERVAL_S)
 
     def _print_new_events(self, execution_arn: str) -> None:
@@ -85,30 +88,13 @@ class RunFollower:
             details = event.get("executionFailedEventDetails", {})
             print(f"  ✖ {kind}: {details.get('error', '')} {details.get('cause', '')}".rstrip())
 
-    def _print_training_progress(self) -> None:
-        for job in self.account.training_jobs():
-            if job.status != "InProgress":
-                continue
-            metrics = _latest_metrics(job.log_path)
-            if not metrics:
-                continue
-            step = max(int(step) for _, step in metrics.values())
-            shown = ", ".join(f"{name} {value:.4g}" for name, (value, _) in sorted(metrics.items()))
-            progress = f"    … {job.name}: step {step}: {shown}"
-            if progress != self.last_progress:
-                print(progress)
-                self.last_progress = progress
-
-
-def _latest_metrics(log_path) -> dict[str, tuple[float, int]]:
-    metrics: dict[str, tuple[float, int]] = {}
-    try:
-        text = log_path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return metrics
-    for match in METRIC_LINE.finditer(text):
-        metrics[match["name"]] = (float(match["value"]), int(match["step"]))
-    return metrics
+    def _on_training_output(self, job: Any, stream: str, line: str) -> None:
+        """Print a training job's latest metrics at most every few seconds, as a progress line."""
+        match = METRIC_LINE.search(line)
+        if match is None or time.monotonic() - self.last_progress_at < PROGRESS_INTERVAL_S:
+            return
+        self.last_progress_at = time.monotonic()
+        print(f"    … {job.name}: step {match['step']}: {match['name']} {float(match['value']):.4g}")
 
 
 def print_summary(account: Any, description: dict[str, Any]) -> None:

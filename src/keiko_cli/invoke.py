@@ -36,13 +36,22 @@ def run_invoke(args: argparse.Namespace) -> int:
         print(f"keiko invoke: {args.event} is not valid JSON: {exc}. Fix the file and try again.")
         return 2
 
-    from keiko_local.account import LocalAccount
+    from keiko_local.account import FunctionError, LocalAccount
 
     with LocalAccount(project_root=Path.cwd(), workdir=args.workdir.resolve()) as account:
-        functions = account.function_names()
+        functions = sorted(
+            logical_id
+            for logical_id, resource in account.resources.items()
+            if resource.resource_type == "AWS::Lambda::Function"
+        )
         if args.function not in functions:
             print(f"keiko invoke: no function {args.function!r} in template.yaml. Functions: {', '.join(functions)}.")
             return 2
-        result = account.invoke(args.function, event)
+        try:
+            result = account.invoke(args.function, event)
+        except FunctionError as exc:
+            error = {"errorType": exc.error_type, "errorMessage": exc.error_message, "stackTrace": exc.stack_trace}
+            print(json.dumps(error, indent=2))
+            return 1
     print(json.dumps(result, indent=2, default=str))
-    return 1 if isinstance(result, dict) and "errorType" in result else 0
+    return 0

@@ -51,9 +51,9 @@ def run_local(args: argparse.Namespace) -> int:
         return 2
     recipe_path = args.recipe or args.dataset.with_name("keiko.yaml")
 
-    from keiko_local.account import LocalAccount
-
     from keiko.recipe import RecipeError, parse_recipe
+
+    from keiko_local.account import LocalAccount
 
     try:
         recipe = parse_recipe(recipe_path.read_bytes(), source=str(recipe_path))
