@@ -51,9 +51,7 @@ def records_for(shape: str) -> list[dict]:
     if shape == "messages":
         return [{"messages": user(q) + assistant(a)} for q, a, _ in QUESTIONS] * 2
     if shape == "preference":
-        return [
-            {"prompt": user(q), "chosen": assistant(a), "rejected": assistant(b)} for q, a, b in QUESTIONS
-        ] * 2
+        return [{"prompt": user(q), "chosen": assistant(a), "rejected": assistant(b)} for q, a, b in QUESTIONS] * 2
     if shape == "unpaired":
         return [
             {"prompt": user(q), "completion": assistant(answer), "label": label}
@@ -145,9 +143,7 @@ def run_entry(
         text=True,
         check=False,
     )
-    return JobResult(
-        completed.returncode, completed.stdout, completed.stderr, model_dir, output_dir, checkpoint_dir
-    )
+    return JobResult(completed.returncode, completed.stdout, completed.stderr, model_dir, output_dir, checkpoint_dir)
 
 
 def assert_succeeded(result: JobResult) -> None:

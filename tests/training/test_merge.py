@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import assert_succeeded, run_entry
-
 from keiko_training.models import ModelSource, load_candidate
 
 pytestmark = pytest.mark.training
@@ -49,8 +48,12 @@ def test_merge_adapters_loads(tiny_base: Path, tmp_path: Path, adapters: Path, c
     result = run_entry(
         "train.py",
         tmp_path,
-        {"method": "merge", "model_name_or_path": "tiny-llama", "combination_type": combination,
-         "weights": "[0.7, 0.3]"},
+        {
+            "method": "merge",
+            "model_name_or_path": "tiny-llama",
+            "combination_type": combination,
+            "weights": "[0.7, 0.3]",
+        },
         {"adapters": adapters, "base": tiny_base},
     )
 
@@ -92,7 +95,9 @@ def test_merge_single_adapter_needs_merge_into_base(tiny_base: Path, tmp_path: P
 
     # When a merge without merge_into_base runs
     result = run_entry(
-        "train.py", tmp_path, {"method": "merge", "model_name_or_path": "tiny-llama"},
+        "train.py",
+        tmp_path,
+        {"method": "merge", "model_name_or_path": "tiny-llama"},
         {"adapters": channel, "base": tiny_base},
     )
 

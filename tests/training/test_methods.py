@@ -46,9 +46,7 @@ def load_output(tiny_base: Path, model_dir: Path):
     ],
     ids=lambda value: value if isinstance(value, str) else None,
 )
-def test_method_loss_falls(
-    tiny_base: Path, tmp_path: Path, method: str, shape: str, extra: dict[str, str]
-) -> None:
+def test_method_loss_falls(tiny_base: Path, tmp_path: Path, method: str, shape: str, extra: dict[str, str]) -> None:
     # Given a tiny base model and records of the method's dataset shape
     train = write_jsonl(tmp_path / "train", records_for(shape))
     validation = write_jsonl(tmp_path / "validation", records_for(shape)[:4])

@@ -81,9 +81,7 @@ def load_dataset(method: Method, source: Path, name: str):
     return Dataset.from_list(records)
 
 
-def _matching_columns(
-    alternatives: tuple[tuple[str, ...], ...], record: dict[str, Any]
-) -> tuple[str, ...] | None:
+def _matching_columns(alternatives: tuple[tuple[str, ...], ...], record: dict[str, Any]) -> tuple[str, ...] | None:
     for columns in alternatives:
         if all(_present(record, column) for column in columns):
             return columns

@@ -31,10 +31,7 @@ def exact_match(completions: list[Any], answer: list[Any] | None = None, **_: An
     """1.0 when the completion, normalised, equals the record's `answer` column, else 0.0."""
     if answer is None:
         raise ContractError("the exact_match reward needs an 'answer' column in every training record")
-    return [
-        float(normalize(completion_text(c)) == normalize(str(a)))
-        for c, a in zip(completions, answer, strict=True)
-    ]
+    return [float(normalize(completion_text(c)) == normalize(str(a))) for c, a in zip(completions, answer, strict=True)]
 
 
 def make_format_reward(pattern: str) -> RewardFunction:
@@ -59,17 +56,17 @@ def make_length_reward(target_length: int) -> RewardFunction:
     return length_reward
 
 
-def import_reward(spec: str) -> RewardFunction:
-    """Import a custom reward function given as "package.module:function"."""
+def import_function(spec: str, role: str = "reward function") -> Callable[..., Any]:
+    """Import a custom function given as "package.module:function" (a reward function or a judge)."""
     module_name, _, function_name = spec.partition(":")
     try:
         function = getattr(importlib.import_module(module_name), function_name)
-    except (ImportError, AttributeError) as exc:
+    except (ImportError, AttributeError, ValueError) as exc:
         raise ContractError(
-            f"reward function {spec!r} cannot be imported ({exc}): ship the module in the source directory"
+            f"{role} {spec!r} cannot be imported ({exc}): ship its module in the source directory"
         ) from exc
     if not callable(function):
-        raise ContractError(f"reward function {spec!r} is not callable")
+        raise ContractError(f"{role} {spec!r} is not callable")
     return function
 
 

@@ -120,9 +120,7 @@ def train_and_save(trainer, job: Job, output_format: str, peft_type: str | None)
     return metrics
 
 
-def manifest(
-    job: Job, output_format: str, peft_type: str | None, metrics: dict[str, float]
-) -> dict[str, Any]:
+def manifest(job: Job, output_format: str, peft_type: str | None, metrics: dict[str, float]) -> dict[str, Any]:
     return {
         "format": output_format,
         "method": job.params.method.value,

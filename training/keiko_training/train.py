@@ -56,14 +56,10 @@ def train(paths: ContainerPaths, values: dict[str, str]) -> dict[str, float]:
 def build_job(paths: ContainerPaths, params: TrainingJobParameters) -> Job:
     base = resolve_source(paths.channel("base"), params.model_name_or_path, "base")
     start_channel = paths.channel("model")
-    start = (
-        ModelSource(name="channel:model", path=find_model_folder(start_channel)) if start_channel else None
-    )
+    start = ModelSource(name="channel:model", path=find_model_folder(start_channel)) if start_channel else None
     tokenizer_source = start if start is not None and not start.is_adapter else base
     job = Job(params=params, paths=paths, base=base, start=start, tokenizer=load_tokenizer(tokenizer_source))
-    job.train_dataset = load_dataset(
-        params.method, paths.require_channel("train", "training records"), "train"
-    )
+    job.train_dataset = load_dataset(params.method, paths.require_channel("train", "training records"), "train")
     validation = paths.channel("validation")
     if validation is not None:
         job.eval_dataset = load_dataset(params.method, validation, "validation")

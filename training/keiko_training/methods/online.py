@@ -34,7 +34,7 @@ def reward_functions(job: Job) -> tuple[list[Any], list[Any]]:
         elif name == "reward_model":
             function, tokenizer = load_reward_model(job)
         else:
-            function = rewards.import_reward(name)
+            function = rewards.import_function(name)
         functions.append(function)
         tokenizers.append(tokenizer)
     return functions, tokenizers

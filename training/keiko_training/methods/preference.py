@@ -20,9 +20,7 @@ def build_dpo(job: Job) -> tuple[Any, str, str | None]:
 
     hp = job.hyperparameters
     model, peft_config, peft_type = policy_model(job)
-    args = DPOConfig(
-        **trainer_arguments(job), max_length=job.params.max_length, beta=hp.beta, loss_type=[hp.loss_type]
-    )
+    args = DPOConfig(**trainer_arguments(job), max_length=job.params.max_length, beta=hp.beta, loss_type=[hp.loss_type])
     trainer = DPOTrainer(
         model=model,
         args=args,
@@ -39,9 +37,7 @@ def build_orpo(job: Job) -> tuple[Any, str, str | None]:
     from trl.experimental.orpo import ORPOConfig, ORPOTrainer
 
     model, peft_config, peft_type = policy_model(job)
-    args = ORPOConfig(
-        **trainer_arguments(job), max_length=job.params.max_length, beta=job.hyperparameters.beta
-    )
+    args = ORPOConfig(**trainer_arguments(job), max_length=job.params.max_length, beta=job.hyperparameters.beta)
     trainer = ORPOTrainer(
         model=model,
         args=args,
@@ -95,9 +91,7 @@ def build_reward(job: Job) -> tuple[Any, str, str | None]:
             "or leave the channel out to start from the base"
         )
     source = job.start or job.base
-    model = AutoModelForSequenceClassification.from_pretrained(
-        source.location, num_labels=1, dtype=preferred_dtype()
-    )
+    model = AutoModelForSequenceClassification.from_pretrained(source.location, num_labels=1, dtype=preferred_dtype())
     model.config.pad_token_id = job.tokenizer.pad_token_id
     peft_config = lora_config(job, task_type="SEQ_CLS")
     args = RewardConfig(
