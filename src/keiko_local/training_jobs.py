@@ -267,7 +267,8 @@ class TrainingJobRunner:
         channels = self._download_channels(s3, fake.input_data_config or [], layout)
         checkpoint_uri = (fake.checkpoint_config or {}).get("S3Uri")
         if checkpoint_uri:
-            download_prefix(s3, checkpoint_uri, layout.checkpoint_dir)
+            # The checkpoint URI names a folder: s3://b/ckpt holds s3://b/ckpt/step.txt, not s3://b/ckpt-old/...
+            download_prefix(s3, checkpoint_uri.rstrip("/") + "/", layout.checkpoint_dir)
 
         script_hyperparameters = user_hyperparameters(hyperparameters)
         write_config_files(layout, fake.hyper_parameters or {}, fake.input_data_config or [], fake.resource_config or {})
