@@ -91,9 +91,7 @@ def test_template_passes_sam_validate_lint():
     assert SAM.exists(), f"{SAM} is missing: run `make install` to create .venv-tools with aws-sam-cli"
 
     # when sam validates and lints the template
-    result = run_linter(
-        [str(SAM), "validate", "--lint", "--region", "us-east-1", "--template", str(TEMPLATE)]
-    )
+    result = run_linter([str(SAM), "validate", "--lint", "--region", "us-east-1", "--template", str(TEMPLATE)])
 
     # then it accepts it
     assert result.returncode == 0, result.stdout + result.stderr
@@ -239,11 +237,7 @@ def check_graph(definition: dict[str, Any], where: str) -> list[str]:
         for target in transitions(state):
             if target not in states:
                 problems.append(f"{where}: {name} moves to {target!r}, which is not a state")
-        if (
-            state["Type"] not in {"Choice", "Succeed", "Fail"}
-            and "Next" not in state
-            and not state.get("End")
-        ):
+        if state["Type"] not in {"Choice", "Succeed", "Fail"} and "Next" not in state and not state.get("End"):
             problems.append(f"{where}: {name} has neither Next nor End")
 
     reached, pending = set(), [definition.get("StartAt")]

@@ -48,6 +48,10 @@ def aws_environment(monkeypatch) -> None:
         "KEIKO_RUN_TABLE": TABLE,
         "KEIKO_TRAINING_IMAGE_URI": "123456789012.dkr.ecr.us-east-1.amazonaws.com/keiko-training:latest",
         "KEIKO_TRAINING_CODE_KEY": "code/keiko-training/sourcedir.tar.gz",
+        # botocore runs every before-send handler, and moto's raises NotImplementedError for Converse
+        # on bedrock-runtime URLs. Another endpoint keeps moto out, and ConverseStandIn answers before
+        # any connection is made.
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://localhost:9",
     }
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
@@ -92,9 +96,7 @@ def create_resources(account_id: str = "123456789012") -> SimpleNamespace:
     topic_arn = boto3.client("sns", region_name=REGION).create_topic(Name="keiko-runs")["TopicArn"]
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = sqs.create_queue(QueueName="keiko-runs-inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     boto3.client("sns", region_name=REGION).subscribe(
         TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"}
     )

@@ -62,9 +62,7 @@ def test_intake_ignores_console_folder_marker(account, intake, lambda_context):
     assert executions(account) == []
 
 
-@pytest.mark.parametrize(
-    "event_file", ["s3-object-created-encoded-key.json", "s3-notification-object-created.json"]
-)
+@pytest.mark.parametrize("event_file", ["s3-object-created-encoded-key.json", "s3-notification-object-created.json"])
 def test_intake_decodes_key_once(account, intake, lambda_context, event_file):
     # given a recipe beside a dataset whose key has spaces, a plus sign and Japanese characters
     put("datasets/support/keiko.yaml", RECIPE)

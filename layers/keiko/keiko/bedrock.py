@@ -32,9 +32,7 @@ class ContextLengthExceeded(BedrockRequestFailed):
 def _is_context_length_error(exc: ClientError) -> bool:
     # Bedrock reports an over-long prompt as a plain ValidationException; only its message tells it apart.
     message = exc.response.get("Error", {}).get("Message", "").lower()
-    return any(
-        marker in message for marker in ("too long", "context length", "context window", "too many tokens")
-    )
+    return any(marker in message for marker in ("too long", "context length", "context window", "too many tokens"))
 
 
 class BedrockChat:
@@ -77,13 +75,9 @@ class BedrockChat:
         code = exc.response.get("Error", {}).get("Code", "")
         message = exc.response.get("Error", {}).get("Message", str(exc))
         if code in TRANSIENT_CODES:
-            return TransientError(
-                f"Bedrock Converse on {model_id} failed with {code} after retries: {message}"
-            )
+            return TransientError(f"Bedrock Converse on {model_id} failed with {code} after retries: {message}")
         if code == "ValidationException" and _is_context_length_error(exc):
-            return ContextLengthExceeded(
-                f"{model_id}: prompt too long for the model's context window: {message}"
-            )
+            return ContextLengthExceeded(f"{model_id}: prompt too long for the model's context window: {message}")
         if code in {"AccessDeniedException", "ResourceNotFoundException"}:
             return BedrockRequestFailed(
                 f"{model_id}: {code}: {message}. Enable access to the model in the Bedrock console for this "

@@ -96,10 +96,7 @@ class JobCallback:
             return "task_success"
 
         error = "TrainingJobFailed" if detail.TrainingJobStatus == "Failed" else "TrainingJobStopped"
-        cause = (
-            detail.FailureReason
-            or f"training job {detail.TrainingJobName} ended as {detail.TrainingJobStatus}"
-        )
+        cause = detail.FailureReason or f"training job {detail.TrainingJobName} ended as {detail.TrainingJobStatus}"
         message = f"{detail.TrainingJobName}: {cause}"[: MAX_CAUSE_LENGTH - 100]
         cause = json.dumps({"errorMessage": message})
         self.sfn.send_task_failure(taskToken=task_token, error=error, cause=cause)

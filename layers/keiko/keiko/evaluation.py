@@ -54,9 +54,7 @@ def apply_gates(metrics: EvaluationMetrics, gates: GateSpec, metrics_uri: str) -
     improvement = (base.eval_loss - candidate.eval_loss) / base.eval_loss if base.eval_loss > 0 else 0.0
 
     if gates.max_eval_loss is not None and not candidate.eval_loss <= gates.max_eval_loss:
-        reasons.append(
-            f"candidate eval_loss {candidate.eval_loss:.4f} is above max_eval_loss {gates.max_eval_loss}"
-        )
+        reasons.append(f"candidate eval_loss {candidate.eval_loss:.4f} is above max_eval_loss {gates.max_eval_loss}")
     if not improvement >= gates.min_loss_improvement:
         reasons.append(
             f"eval_loss improved by {improvement:.2%} over the base model; "

@@ -33,9 +33,7 @@ def recipe_candidates(dataset: DatasetObject) -> list[str]:
     """Return the recipe keys to try, the named one first."""
     folder = posixpath.dirname(dataset.key)
     project_recipe = f"datasets/{dataset.project}/keiko.yaml"
-    return list(
-        dict.fromkeys([f"{folder}/{dataset.name}.keiko.yaml", f"{folder}/keiko.yaml", project_recipe])
-    )
+    return list(dict.fromkeys([f"{folder}/{dataset.name}.keiko.yaml", f"{folder}/keiko.yaml", project_recipe]))
 
 
 class Intake:

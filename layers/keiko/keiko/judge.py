@@ -58,10 +58,7 @@ def parse_verdict(text: str) -> Verdict:
 
 
 def judge_prompt(prompt: str, first: str, second: str) -> str:
-    return (
-        f"User prompt:\n{prompt}\n\nResponse A:\n{first}\n\nResponse B:\n{second}\n\n"
-        "Which response is better?"
-    )
+    return f"User prompt:\n{prompt}\n\nResponse A:\n{first}\n\nResponse B:\n{second}\n\nWhich response is better?"
 
 
 def skip_reason(row: dict[str, Any]) -> str | None:

@@ -37,9 +37,7 @@ class Notifier:
         }
         response = self.events.put_events(Entries=[entry])
         if response.get("FailedEntryCount"):
-            logger.error(
-                "EventBridge rejected the lifecycle event", extra={"entries": response.get("Entries")}
-            )
+            logger.error("EventBridge rejected the lifecycle event", extra={"entries": response.get("Entries")})
         self.sns.publish(
             TopicArn=self.settings.topic_arn,
             Subject=f"keiko: {detail_type}: {run_id}"[:SNS_SUBJECT_LIMIT],

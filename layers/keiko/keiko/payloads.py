@@ -53,6 +53,7 @@ class DatasetResult(Payload):
     valid_records: int = 0
     invalid_records: int = 0
     errors_by_kind: dict[str, int] = Field(default_factory=dict)
+    estimated_tokens: int = 0
     content_hash: str | None = None
     report_uri: str | None = None
     report_markdown_uri: str | None = None

@@ -6,9 +6,10 @@ Tiers by model size: under 1B parameters trains with LoRA/QLoRA on one g4dn GPU;
 distributed on P4/P5; over 10B is meant for HyperPod or Trainium with FSx for Lustre, which this
 release does not submit to, so it plans a multi-node P5 training job and says so in `notes`.
 
-Hours come from the usual 6·N·T training FLOPs (4·N·T with LoRA/QLoRA, which skips weight gradients),
-with T = train records × max_length × epochs as an upper bound on tokens, divided by the instance's
-dense BF16/FP16 peak at 35% utilisation, plus a fixed start-up allowance.
+Hours come from the usual 6·N·T training FLOPs (4·N·T with LoRA/QLoRA, which skips weight
+gradients). T is the validator's token estimate (or train records × max_length) times epochs. The
+FLOPs are divided by the instance's dense BF16/FP16 peak at 35% utilisation, and a fixed start-up
+allowance is added.
 """
 
 from __future__ import annotations
@@ -97,6 +98,13 @@ def choose_instances(size_billion: float, recipe: Recipe) -> tuple[str, int, str
     return instance_type, count, tier, notes
 
 
+def training_tokens(recipe: Recipe, dataset: DatasetResult) -> float:
+    """Return the tokens of one epoch: the validator's estimate, else records × max_length as a bound."""
+    if dataset.estimated_tokens > 0:
+        return dataset.estimated_tokens * (1 - recipe.dataset.eval_fraction)
+    return max(dataset.train_records, 1) * recipe.dataset.max_length
+
+
 def estimate_hours(
     size_billion: float, tokens: float, parameter_efficient: bool, price: InstancePrice, count: int
 ) -> float:
@@ -119,7 +127,7 @@ def plan_training(recipe: Recipe, dataset: DatasetResult) -> PlanResult:
 
     parameter_efficient = recipe.peft.type in {"lora", "qlora"}
     hyperparameters = recipe.typed_hyperparameters()
-    tokens = max(dataset.train_records, 1) * recipe.dataset.max_length * hyperparameters.epochs
+    tokens = training_tokens(recipe, dataset) * hyperparameters.epochs
     train_hours = estimate_hours(size, tokens, parameter_efficient, price, count)
     hours = train_hours * (1 + EVALUATION_SHARE)
     if recipe.preference.enabled:

@@ -143,9 +143,7 @@ class RunStore:
             raise
 
     def _get(self, pk: str) -> dict[str, Any] | None:
-        response = self.dynamodb.get_item(
-            TableName=self.table_name, Key={"pk": {"S": pk}}, ConsistentRead=True
-        )
+        response = self.dynamodb.get_item(TableName=self.table_name, Key={"pk": {"S": pk}}, ConsistentRead=True)
         item = response.get("Item")
         return {name: _from_attribute(value) for name, value in item.items()} if item else None
 

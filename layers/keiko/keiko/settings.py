@@ -58,9 +58,7 @@ def load_settings(model: type[SettingsT]) -> SettingsT:
         return model()
     except ValidationError as exc:
         prefix = model.model_config.get("env_prefix", "")
-        problems = "; ".join(
-            f"{prefix}{str(error['loc'][0]).upper()}: {error['msg']}" for error in exc.errors()
-        )
+        problems = "; ".join(f"{prefix}{str(error['loc'][0]).upper()}: {error['msg']}" for error in exc.errors())
         raise SettingsError(
             f"invalid Lambda environment for {model.__name__}: {problems}. "
             "Set the variable in template.yaml (or the local environment) and redeploy."

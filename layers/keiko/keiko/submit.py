@@ -50,9 +50,7 @@ class JobSubmitter:
         """Create the stage's job; TrainingJobCallback resumes the waiting state with the stored token."""
         run = request.run
         if run.plan is None:
-            raise TrainingJobSubmissionFailed(
-                "cannot submit a job before PlanTraining: the run state has no plan"
-            )
+            raise TrainingJobSubmissionFailed("cannot submit a job before PlanTraining: the run state has no plan")
         job_name = make_job_name(run.run_id, request.stage, request.attempt + 1)
         spec = stage_spec(request.stage, run)
         code_uri = self._pin_training_code(run)

@@ -43,12 +43,7 @@ def to_pair(record: dict[str, Any]) -> tuple[str, str] | None:
     else:
         pair = (record.get("instruction"), record.get("response", record.get("output")))
     instruction, response = pair
-    if (
-        isinstance(instruction, str)
-        and isinstance(response, str)
-        and instruction.strip()
-        and response.strip()
-    ):
+    if isinstance(instruction, str) and isinstance(response, str) and instruction.strip() and response.strip():
         return instruction.strip(), response.strip()
     return None
 
@@ -56,9 +51,7 @@ def to_pair(record: dict[str, Any]) -> tuple[str, str] | None:
 def from_pair(instruction: str, response: str, like: dict[str, Any]) -> dict[str, Any]:
     """Build a record in the same shape as the seed record `like`."""
     if "messages" in like:
-        return {
-            "messages": [{"role": "user", "content": instruction}, {"role": "assistant", "content": response}]
-        }
+        return {"messages": [{"role": "user", "content": instruction}, {"role": "assistant", "content": response}]}
     if "prompt" in like:
         return {"prompt": instruction, "completion": response}
     return {"instruction": instruction, "response": response}
@@ -86,9 +79,7 @@ def request_prompt(seeds: list[tuple[str, str]], count: int) -> str:
     return f"Examples:\n{examples}\n\nWrite {count} new pairs."
 
 
-def generate_pairs(
-    chat: BedrockChat, spec: SyntheticSpec, seeds: list[tuple[str, str]]
-) -> list[tuple[str, str]]:
+def generate_pairs(chat: BedrockChat, spec: SyntheticSpec, seeds: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Ask for pairs until `spec.records` distinct new ones exist or two requests in a row add none."""
     seen = {instruction.casefold() for instruction, _ in seeds}
     kept: list[tuple[str, str]] = []
@@ -140,9 +131,7 @@ def generate_synthetic_data(
     synthetic_uri = f"s3://{bucket}/{run_prefix}synthetic/records.jsonl"
     write_jsonl(s3, synthetic_uri, generated)
     merged_key = f"{run_prefix}data/train-with-synthetic.jsonl"
-    appended = b"".join(
-        json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n" for record in generated
-    )
+    appended = b"".join(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n" for record in generated)
     separator = b"" if train_body.endswith(b"\n") or not train_body else b"\n"
     s3.put_object(
         Bucket=bucket, Key=merged_key, Body=train_body + separator + appended, ContentType="application/jsonl"
