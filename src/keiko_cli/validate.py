@@ -24,12 +24,8 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("path", help="Dataset file: .jsonl, .jsonl.gz, .json (array), .csv or .parquet.")
-    parser.add_argument(
-        "--method", required=True, choices=DATASET_METHODS, help="Training method of the recipe."
-    )
-    parser.add_argument(
-        "--max-length", type=int, default=2048, help="Maximum tokens per record (default: 2048)."
-    )
+    parser.add_argument("--method", required=True, choices=DATASET_METHODS, help="Training method of the recipe.")
+    parser.add_argument("--max-length", type=int, default=2048, help="Maximum tokens per record (default: 2048).")
     parser.add_argument(
         "--backend",
         choices=("sagemaker", "hyperpod", "bedrock"),
@@ -90,7 +86,5 @@ def format_summary(report: Report) -> str:
     for kind, count in report.warnings_by_kind.items():
         lines.append(f"  warning {kind}: {count}")
     if report.valid:
-        lines.append(
-            f"  train {report.train_records}, evaluation {report.eval_records}, {report.content_hash}"
-        )
+        lines.append(f"  train {report.train_records}, evaluation {report.eval_records}, {report.content_hash}")
     return "\n".join(lines)

@@ -51,9 +51,7 @@ def read(s3, key: str) -> bytes:
 
 def test_valid_dataset_writes_report_and_split(s3):
     # Given a versioned chat dataset in S3
-    version = s3.put_object(Bucket=BUCKET, Key="datasets/support/chat.jsonl", Body=chat_lines(200))[
-        "VersionId"
-    ]
+    version = s3.put_object(Bucket=BUCKET, Key="datasets/support/chat.jsonl", Body=chat_lines(200))["VersionId"]
     # When the handler's entry point validates it
     summary = validate_s3_dataset(
         s3,

@@ -13,9 +13,7 @@ from keiko.datasets import Report, validate_path
 def validate_lines(tmp_path: Path):
     """Return a function that writes records (dicts or raw bytes lines) as JSONL and validates them."""
 
-    def run(
-        records: list[dict | bytes], method: str = "sft", *, name: str = "data.jsonl", **options
-    ) -> Report:
+    def run(records: list[dict | bytes], method: str = "sft", *, name: str = "data.jsonl", **options) -> Report:
         path = tmp_path / name
         path.write_bytes(b"".join(encode(record) + b"\n" for record in records))
         return validate_path(path, method, **options)

@@ -73,13 +73,9 @@ def test_readable_summary(capsys):
 
 
 def test_output_dir_gets_split(tmp_path, capsys):
-    code = main(
-        ["validate", str(SAMPLES / "sft-messages.jsonl"), "--method", "sft", "--output-dir", str(tmp_path)]
-    )
+    code = main(["validate", str(SAMPLES / "sft-messages.jsonl"), "--method", "sft", "--output-dir", str(tmp_path)])
     assert code == 0
-    lines = (tmp_path / "train.jsonl").read_text().splitlines() + (
-        tmp_path / "eval.jsonl"
-    ).read_text().splitlines()
+    lines = (tmp_path / "train.jsonl").read_text().splitlines() + (tmp_path / "eval.jsonl").read_text().splitlines()
     assert len(lines) == 8
 
 

@@ -14,7 +14,10 @@ def test_duplicate_top_level_key(validate_lines):
 
 
 def test_duplicate_key_inside_message(validate_lines):
-    line = b'{"messages": [{"role": "user", "content": "Hi", "content": "Hello"}, {"role": "assistant", "content": "Hey"}]}'
+    line = (
+        b'{"messages": [{"role": "user", "content": "Hi", "content": "Hello"}, '
+        b'{"role": "assistant", "content": "Hey"}]}'
+    )
     report = validate_lines([line])
     error = only_error(report)
     assert error.kind == "duplicate_key"

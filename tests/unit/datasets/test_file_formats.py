@@ -80,9 +80,7 @@ def test_broken_json_array_names_line(tmp_path):
 def test_parquet_nested_messages(tmp_path):
     # Given a Parquet file with a list<struct<role, content>> column
     path = tmp_path / "chat.parquet"
-    table = pa.Table.from_pylist(
-        [chat(), chat(user="Other?"), {"messages": [{"role": "user", "content": "x"}]}]
-    )
+    table = pa.Table.from_pylist([chat(), chat(user="Other?"), {"messages": [{"role": "user", "content": "x"}]}])
     pq.write_table(table, path)
     # When it is validated
     report = validate_path(path, "sft")

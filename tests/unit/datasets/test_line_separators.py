@@ -8,9 +8,7 @@ def test_unicode_separators_do_not_split_records(tmp_path):
     # Given records whose strings contain raw U+2028, U+2029 and U+0085
     records = [chat(user=f"line one{separator}line two") for separator in ("\u2028", "\u2029", "\u0085")]
     path = tmp_path / "separators.jsonl"
-    path.write_text(
-        "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records), encoding="utf-8"
-    )
+    path.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records), encoding="utf-8")
     # When it is validated with output
     report = validate_path(path, "sft", output_dir=tmp_path / "out")
     # Then there are exactly three valid records, written with the separators intact
@@ -24,9 +22,7 @@ def test_unicode_separators_do_not_split_records(tmp_path):
 def test_crlf_and_blank_lines(tmp_path):
     # Given CRLF line endings and blank lines (one with spaces) between records
     path = tmp_path / "crlf.jsonl"
-    path.write_bytes(
-        b'{"prompt": "a?", "completion": "b."}\r\n\r\n   \r\n{"prompt": "c?", "completion": "d."}\r\n'
-    )
+    path.write_bytes(b'{"prompt": "a?", "completion": "b."}\r\n\r\n   \r\n{"prompt": "c?", "completion": "d."}\r\n')
     # When it is validated
     report = validate_path(path, "sft")
     # Then the two records are valid, the blank lines are counted and line numbers stay physical

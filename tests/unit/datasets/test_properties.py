@@ -49,9 +49,7 @@ def test_never_crashes_and_counts_add_up(data, method):
     # Given arbitrary bytes named as JSONL
     options = ValidationOptions(method=method, reward_columns=("solution",) if method == "grpo" else ())
     # When they are validated
-    report = finish_report(
-        validate_stream(io.BytesIO(data), "data.jsonl", options, SplitWriter(0.1, 42)), options
-    )
+    report = finish_report(validate_stream(io.BytesIO(data), "data.jsonl", options, SplitWriter(0.1, 42)), options)
     # Then a report comes back and valid plus invalid records equals the records read
     assert report.valid_records + report.invalid_records == report.records
     assert report.records + report.stats.blank_lines <= report.lines
@@ -62,7 +60,5 @@ def test_never_crashes_and_counts_add_up(data, method):
 @settings(max_examples=100, deadline=None)
 def test_never_crashes_as_csv(data):
     options = ValidationOptions(method="sft")
-    report = finish_report(
-        validate_stream(io.BytesIO(data), "data.csv", options, SplitWriter(0.1, 42)), options
-    )
+    report = finish_report(validate_stream(io.BytesIO(data), "data.csv", options, SplitWriter(0.1, 42)), options)
     assert report.valid_records + report.invalid_records == report.records

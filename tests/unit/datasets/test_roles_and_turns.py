@@ -3,9 +3,7 @@ from dataset_helpers import only_error
 
 
 def messages(*turns):
-    return {
-        "messages": [{"role": role, "content": f"{role} text {index}"} for index, role in enumerate(turns)]
-    }
+    return {"messages": [{"role": role, "content": f"{role} text {index}"} for index, role in enumerate(turns)]}
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,7 @@ def slice_lines(data: bytes, start: int, end: int, chunk: int) -> list[bytes]:
     source = io.BytesIO(data)
     source.seek(max(start - 1, 0))
     lines: list[bytes] = []
-    for batch in iter_line_batches(
-        source.read, start=start, end=end, chunk_bytes=chunk, max_record_bytes=1 << 20
-    ):
+    for batch in iter_line_batches(source.read, start=start, end=end, chunk_bytes=chunk, max_record_bytes=1 << 20):
         lines.extend(batch)
     return lines
 
@@ -34,8 +32,9 @@ def test_slices_cover_every_line_once(lines, cuts, chunk, trailing_newline):
     joined = []
     for start, end in zip(bounds, bounds[1:], strict=False):
         joined.extend(slice_lines(data, start, end, chunk))
-    # Then together they hold the lines of the whole file, each exactly once and in order
-    expected = data.split(b"\n")
+    # Then together they hold the lines of the whole file (less a leading byte order mark), each
+    # exactly once and in order
+    expected = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")
     if expected and expected[-1] == b"":
         expected.pop()
     assert joined == expected
@@ -47,9 +46,7 @@ def test_merged_slices_match_whole_file():
     rows[249] = b'{"prompt": "q?"}'
     data = b"\n".join(rows) + b"\n"
     options = ValidationOptions(method="sft")
-    whole = finish_report(
-        validate_stream(io.BytesIO(data), "d.jsonl", options, SplitWriter(0.1, 42)), options
-    )
+    whole = finish_report(validate_stream(io.BytesIO(data), "d.jsonl", options, SplitWriter(0.1, 42)), options)
     parts = []
     bounds = [0, 5000, 7000, len(data)]
     for start, end in zip(bounds, bounds[1:], strict=False):

@@ -32,9 +32,7 @@ def test_estimate_is_stated(validate_lines):
 
 
 def test_non_ascii_text_raises_ratio(validate_lines):
-    report = validate_lines(
-        [{"prompt": "パスワードを忘れました。", "completion": "設定から再設定できます。"}]
-    )
+    report = validate_lines([{"prompt": "パスワードを忘れました。", "completion": "設定から再設定できます。"}])
     assert report.stats.tokens_per_character == 1.0
 
 

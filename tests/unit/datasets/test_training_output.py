@@ -95,9 +95,7 @@ def test_bedrock_record_limit(tmp_path):
 
 
 def test_bedrock_rejects_unsupported_method(tmp_path):
-    report = validate_path(
-        write(tmp_path, [{"prompt": "a", "chosen": "b", "rejected": "c"}]), "dpo", backend="bedrock"
-    )
+    report = validate_path(write(tmp_path, [{"prompt": "a", "chosen": "b", "rejected": "c"}]), "dpo", backend="bedrock")
     assert report.errors_by_kind == {"unsupported_method": 1}
     assert not report.valid
 

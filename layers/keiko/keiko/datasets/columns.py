@@ -47,12 +47,14 @@ def prompt_shapes_with_columns(columns: tuple[str, ...]) -> tuple[Shape, ...]:
             type=plain,
             keys=("prompt", *columns),
             check=_with_columns(check_prompt_only, columns),
+            count_keys=None,
         ),
         replace(
             CHAT_PROMPT_ONLY,
             type=chat,
             keys=("prompt", *columns),
             check=_with_columns(check_chat_prompt_only, columns),
+            count_keys=None,
         ),
     )
 

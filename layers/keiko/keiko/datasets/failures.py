@@ -29,9 +29,7 @@ class _DuplicateKey(ValueError):
         self.key = key
 
 
-def classify_failure(
-    line: bytes, error: msgspec.DecodeError, shape: Shape, shapes: tuple[Shape, ...]
-) -> Problem:
+def classify_failure(line: bytes, error: msgspec.DecodeError, shape: Shape, shapes: tuple[Shape, ...]) -> Problem:
     """Return the problem of a non-blank line that msgspec could not decode into `shape`."""
     if isinstance(error, msgspec.ValidationError):
         return _classify_validation(line, str(error), shape, shapes)
@@ -44,8 +42,7 @@ def classify_syntax(line: bytes, detail: str) -> Problem:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
         message = (
-            f"invalid UTF-8 at byte {exc.start + 1} of the line (0x{line[exc.start]:02x}); "
-            "save the file as UTF-8."
+            f"invalid UTF-8 at byte {exc.start + 1} of the line (0x{line[exc.start]:02x}); save the file as UTF-8."
         )
         return "invalid_utf8", None, message
     try:
@@ -77,9 +74,7 @@ def _classify_validation(line: bytes, detail: str, shape: Shape, shapes: tuple[S
         except orjson.JSONDecodeError:  # integers over 64 bits, which msgspec accepts
             other = None
         if other is not None and other.name != shape.name:
-            message = (
-                f"the record is in format {other.name!r} but the dataset is {shape.name!r}; use one format."
-            )
+            message = f"the record is in format {other.name!r} but the dataset is {shape.name!r}; use one format."
             return "mixed_formats", None, message
 
     if missing:
@@ -121,7 +116,8 @@ def make_duplicate_probe(shape: Shape):
     """Return a cheap test that is true whenever a key the shape reads could occur twice.
 
     A key written literally as `"name"` appears once per object; inside a string value the quotes
-    would be escaped. A true result is confirmed by `find_duplicate_key`.
+    would be escaped. A true result is confirmed by `find_duplicate_key`. The validator runs it only
+    when a line has more `":` than `shape.count_keys` expects.
     NOTE: a duplicate spelled with \\u escapes, or of a key the shape ignores, is not probed; the
     ignored keys are not written to the training data.
     """

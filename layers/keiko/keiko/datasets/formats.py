@@ -101,8 +101,7 @@ def iter_json_array_batches(read: Reader, state: StreamState) -> Iterator[Batch]
     state.bytes_read = len(data)
     if len(data) > MAX_WHOLE_FILE_BYTES:
         raise FileTooLargeError(
-            f"a JSON array file must be at most {MAX_WHOLE_FILE_BYTES} bytes; "
-            "convert it to JSONL, which streams."
+            f"a JSON array file must be at most {MAX_WHOLE_FILE_BYTES} bytes; convert it to JSONL, which streams."
         )
     if data.startswith(UTF8_BOM):
         state.bom_stripped = True
@@ -153,9 +152,7 @@ def iter_csv_batches(read: Reader, state: StreamState, max_record_bytes: int) ->
         except StopIteration:
             break
         except csv.Error as exc:
-            row = LineProblem(
-                "invalid_csv", f"the CSV row cannot be parsed ({exc}); quote fields with line breaks."
-            )
+            row = LineProblem("invalid_csv", f"the CSV row cannot be parsed ({exc}); quote fields with line breaks.")
         spanned = list(pending)
         pending.clear()
         bad = next((bad_lines.pop(number) for number in spanned if number in bad_lines), None)

@@ -32,14 +32,15 @@ def validate_path(
     """Validate a local dataset file and return its report.
 
     With `output_dir`, a valid dataset is also written there as train.jsonl and eval.jsonl in TRL's
-    standard format. Other keyword arguments are `ValidationOptions` fields (tokenizer,
-    reward_columns, backend, max_record_bytes, max_records).
+    standard format, and the report gets the split counts and the content hash. Other keyword
+    arguments are `ValidationOptions` fields (tokenizer, reward_columns, backend, max_record_bytes,
+    max_records).
     """
     path = Path(path)
     settings = ValidationOptions(
         method=str(method), max_length=max_length, eval_fraction=eval_fraction, seed=seed, **options
     )
-    writer = SplitWriter(eval_fraction, seed)
+    writer = None
     if output_dir is not None:
         writer = SplitWriter(
             eval_fraction,
@@ -50,9 +51,9 @@ def validate_path(
     with path.open("rb") as raw:
         report = validate_stream(raw, path.name, settings, writer)
     report = finish_report(report, settings)
-    if report.valid:
+    if writer is not None and report.valid:
         writer.commit()
-    else:
+    elif writer is not None:
         writer.abort()
     return report
 
@@ -61,7 +62,7 @@ def validate_stream(
     raw,
     name: str,
     options: ValidationOptions,
-    writer: SplitWriter,
+    writer: SplitWriter | None,
     start: int = 0,
     end: int | None = None,
     file_format: str | None = None,

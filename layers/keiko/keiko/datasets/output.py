@@ -53,9 +53,7 @@ def split_seed(seed: int) -> int:
 class SplitWriter:
     """Splits normalised records into train and evaluation and hashes what it writes."""
 
-    def __init__(
-        self, eval_fraction: float, seed: int, train: Sink | None = None, evaluation: Sink | None = None
-    ):
+    def __init__(self, eval_fraction: float, seed: int, train: Sink | None = None, evaluation: Sink | None = None):
         self.threshold = int(eval_fraction * 2**32)
         self.seed = split_seed(seed)
         self.train = train

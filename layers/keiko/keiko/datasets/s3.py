@@ -90,12 +90,8 @@ class S3Sink:
             self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
 
 
-def _options(
-    method, max_length: int, eval_fraction: float, seed: int, extra: dict[str, Any]
-) -> ValidationOptions:
-    return ValidationOptions(
-        method=str(method), max_length=max_length, eval_fraction=eval_fraction, seed=seed, **extra
-    )
+def _options(method, max_length: int, eval_fraction: float, seed: int, extra: dict[str, Any]) -> ValidationOptions:
+    return ValidationOptions(method=str(method), max_length=max_length, eval_fraction=eval_fraction, seed=seed, **extra)
 
 
 def _get_object(s3_client, bucket: str, key: str, version_id: str | None, first_byte: int | None = None):
@@ -124,9 +120,7 @@ def validate_s3_dataset(
     when the dataset is valid, also `<output_prefix>data/train.jsonl` and `eval.jsonl`."""
     settings = _options(method, max_length, eval_fraction, seed, options)
     train_key, eval_key = f"{output_prefix}data/train.jsonl", f"{output_prefix}data/eval.jsonl"
-    writer = SplitWriter(
-        eval_fraction, seed, S3Sink(s3_client, bucket, train_key), S3Sink(s3_client, bucket, eval_key)
-    )
+    writer = SplitWriter(eval_fraction, seed, S3Sink(s3_client, bucket, train_key), S3Sink(s3_client, bucket, eval_key))
     body = _get_object(s3_client, bucket, key, version_id)
     try:
         report = validate_stream(body, key, settings, writer)
@@ -185,8 +179,7 @@ def plan_slices(size: int, slice_bytes: int = DEFAULT_SLICE_BYTES) -> list[dict[
         raise ValueError(f"slice_bytes must be at least {MIN_SLICE_BYTES}; got {slice_bytes}.")
     starts = range(0, max(size, 1), slice_bytes)
     return [
-        {"index": index, "start": start, "end": min(start + slice_bytes, size)}
-        for index, start in enumerate(starts)
+        {"index": index, "start": start, "end": min(start + slice_bytes, size)} for index, start in enumerate(starts)
     ]
 
 
@@ -218,9 +211,7 @@ def validate_s3_slice(
     """
     settings = _options(method, max_length, eval_fraction, seed, options)
     report_key, train_key, eval_key = _slice_keys(output_prefix, index)
-    writer = SplitWriter(
-        eval_fraction, seed, S3Sink(s3_client, bucket, train_key), S3Sink(s3_client, bucket, eval_key)
-    )
+    writer = SplitWriter(eval_fraction, seed, S3Sink(s3_client, bucket, train_key), S3Sink(s3_client, bucket, eval_key))
     body = _get_object(s3_client, bucket, key, version_id, first_byte=max(start - 1, 0))
     try:
         report = validate_stream(body, key, settings, writer, start=start, end=end, file_format="jsonl")

@@ -7,7 +7,7 @@ returns the record to write for training. Format names appear in reports and doc
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
@@ -26,6 +26,8 @@ class Shape:
     check: Check
     mapped_from: str | None = None  # set when records are rewritten into another TRL format
     nested_keys: tuple[str, ...] = ()  # keys of message objects, probed for duplicates
+    # Number of JSON keys in a decoded record (when it has no unknown keys); see make_duplicate_probe.
+    count_keys: Callable[[Any], int] | None = None
 
 
 # Input records. Unknown keys are ignored and not written to the training data.
@@ -181,9 +183,7 @@ def check_implicit_preference(record: ImplicitPreference):
         return problem, None, 0, 0
     prompt, chosen, rejected = split_shared_prompt(record.chosen, record.rejected)
     if is_blank(prompt):
-        message = (
-            "chosen and rejected share no leading prompt; add a 'prompt' field or repeat the prompt in both."
-        )
+        message = "chosen and rejected share no leading prompt; add a 'prompt' field or repeat the prompt in both."
         return ("missing_prompt", "chosen", message), None, 0, 0
     problem = _check_answers(chosen, rejected)
     if problem:
@@ -221,9 +221,7 @@ def check_chat_preference(record: ChatPreference):
 def check_chat_implicit_preference(record: ChatImplicitPreference):
     prompt, chosen, rejected = split_shared_prompt(record.chosen, record.rejected)
     if not prompt:
-        message = (
-            "chosen and rejected share no leading messages; add a 'prompt' field or repeat the prompt turns."
-        )
+        message = "chosen and rejected share no leading messages; add a 'prompt' field or repeat the prompt turns."
         return ("missing_prompt", "chosen", message), None, 0, 0
     mapped = ChatPreference(prompt=prompt, chosen=chosen, rejected=rejected)
     return check_chat_preference(mapped)
@@ -253,9 +251,7 @@ def check_chat_prompt_only(record: ChatPromptOnly):
 
 
 TEXT = Shape("text", Text, ("text",), check_text)
-PROMPT_COMPLETION = Shape(
-    "prompt-completion", PromptCompletion, ("prompt", "completion"), check_prompt_completion
-)
+PROMPT_COMPLETION = Shape("prompt-completion", PromptCompletion, ("prompt", "completion"), check_prompt_completion)
 CHAT = ("role", "content")
 CHAT_PROMPT_COMPLETION = Shape(
     "conversational-prompt-completion",
@@ -272,9 +268,7 @@ INSTRUCTION = Shape(
     check_instruction,
     mapped_from="prompt-completion",
 )
-PREFERENCE = Shape(
-    "preference-explicit-prompt", Preference, ("prompt", "chosen", "rejected"), check_preference
-)
+PREFERENCE = Shape("preference-explicit-prompt", Preference, ("prompt", "chosen", "rejected"), check_preference)
 IMPLICIT_PREFERENCE = Shape(
     "preference-implicit-prompt",
     ImplicitPreference,
@@ -308,6 +302,62 @@ CHAT_UNPAIRED = Shape(
 PROMPT_ONLY = Shape("prompt-only", PromptOnly, ("prompt",), check_prompt_only)
 CHAT_PROMPT_ONLY = Shape(
     "conversational-prompt-only", ChatPromptOnly, ("prompt",), check_chat_prompt_only, nested_keys=CHAT
+)
+
+
+def _flat_keys(count: int) -> Callable[[Any], int]:
+    return lambda record: count
+
+
+def _chat_keys(*fields: str) -> Callable[[Any], int]:
+    def count(record) -> int:
+        messages = 0
+        for field in fields:
+            value = getattr(record, field)
+            if type(value) is list:
+                messages += len(value)
+        return len(fields) + 2 * messages
+
+    return count
+
+
+def _with_key_counts(shape: Shape) -> Shape:
+    if shape.nested_keys:
+        return replace(shape, count_keys=_chat_keys(*shape.keys))
+    return replace(shape, count_keys=_flat_keys(len(shape.keys)))
+
+
+(
+    TEXT,
+    PROMPT_COMPLETION,
+    CHAT_PROMPT_COMPLETION,
+    MESSAGES,
+    INSTRUCTION,
+    PREFERENCE,
+    IMPLICIT_PREFERENCE,
+    CHAT_PREFERENCE,
+    CHAT_IMPLICIT_PREFERENCE,
+    UNPAIRED,
+    CHAT_UNPAIRED,
+    PROMPT_ONLY,
+    CHAT_PROMPT_ONLY,
+) = (
+    _with_key_counts(shape)
+    for shape in (
+        TEXT,
+        PROMPT_COMPLETION,
+        CHAT_PROMPT_COMPLETION,
+        MESSAGES,
+        INSTRUCTION,
+        PREFERENCE,
+        IMPLICIT_PREFERENCE,
+        CHAT_PREFERENCE,
+        CHAT_IMPLICIT_PREFERENCE,
+        UNPAIRED,
+        CHAT_UNPAIRED,
+        PROMPT_ONLY,
+        CHAT_PROMPT_ONLY,
+    )
 )
 
 SFT_SHAPES = (MESSAGES, PROMPT_COMPLETION, CHAT_PROMPT_COMPLETION, INSTRUCTION, TEXT)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-# Large reads keep the per-call cost of S3 streaming and Python small; botocore's iter_lines()
-# reads 1 KiB at a time, which halves validation speed and grows with the square of line length.
-CHUNK_BYTES = 8 * 1024 * 1024
+# Reads of a few MiB keep the per-call cost of S3 streaming and Python small while a chunk and its
+# lines stay a small part of memory; botocore's iter_lines() reads 1 KiB at a time, which halves
+# validation speed and grows with the square of line length.
+CHUNK_BYTES = 2 * 1024 * 1024
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -94,11 +95,13 @@ def iter_line_batches(
             if end is not None and position >= end:
                 return
 
-        data = carry + chunk if carry else chunk
-        lines = data.split(b"\n")
-        carry = lines.pop()
+        lines = chunk.split(b"\n")
+        if carry:
+            lines[0] = carry + lines[0]  # copies one line, not the whole chunk
         lines_start = position
-        position += len(data) - len(carry)
+        position += len(carry) + len(chunk)
+        carry = lines.pop()
+        position -= len(carry)
 
         if end is not None and position >= end:
             lines = _lines_starting_before(lines, lines_start, end)

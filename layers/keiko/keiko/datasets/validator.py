@@ -22,7 +22,7 @@ from keiko.datasets.failures import (
     make_duplicate_probe,
 )
 from keiko.datasets.output import SplitWriter
-from keiko.datasets.report import ErrorKind, Report, ReportBuilder, WarningKind, length_bucket, percentiles
+from keiko.datasets.report import ErrorKind, Report, ReportBuilder, WarningKind, percentiles
 from keiko.datasets.shapes import SHAPES_BY_METHOD, TEXT, Shape, describe_shapes, detect_shape
 from keiko.datasets.stream import MAX_RECORD_BYTES, LineProblem, Oversized
 from keiko.datasets.tokens import SAMPLE_RECORDS, calibrate_ratio, estimate_ratio, strings_in
@@ -57,17 +57,14 @@ def shapes_for(options: ValidationOptions) -> tuple[Shape, ...]:
         shapes = BEDROCK_SHAPES_BY_METHOD.get(method)
         if shapes is None:
             supported = ", ".join(BEDROCK_SHAPES_BY_METHOD)
-            raise UnsupportedMethodError(
-                f"Bedrock model customization does not train {method!r}; use {supported}."
-            )
+            raise UnsupportedMethodError(f"Bedrock model customization does not train {method!r}; use {supported}.")
         return shapes
     if method in PROMPT_METHODS:
         return prompt_shapes_with_columns(tuple(options.reward_columns))
     shapes = SHAPES_BY_METHOD.get(method)
     if shapes is None:
         raise UnsupportedMethodError(
-            f"method {method!r} takes no training dataset; "
-            f"validate data for one of {', '.join(SHAPES_BY_METHOD)}."
+            f"method {method!r} takes no training dataset; validate data for one of {', '.join(SHAPES_BY_METHOD)}."
         )
     return shapes
 
@@ -75,7 +72,7 @@ def shapes_for(options: ValidationOptions) -> tuple[Shape, ...]:
 class RecordValidator:
     """Checks batches of lines and keeps the counts, statistics and split output."""
 
-    def __init__(self, options: ValidationOptions, report: Report, writer: SplitWriter) -> None:
+    def __init__(self, options: ValidationOptions, report: Report, writer: SplitWriter | None) -> None:
         self.options = options
         self.report = report
         self.builder = ReportBuilder(report)
@@ -118,9 +115,10 @@ class RecordValidator:
         report.invalid_records = self.invalid
         report.valid_records = self.records - self.invalid
         report.lines = self.line
-        report.train_records = self.writer.train_records
-        report.eval_records = self.writer.eval_records
-        report.content_hash = self.writer.content_hash()
+        if self.writer is not None:
+            report.train_records = self.writer.train_records
+            report.eval_records = self.writer.eval_records
+            report.content_hash = self.writer.content_hash()
         if self.shape is not None and self.shape.keys[-1] == "label":
             report.label_counts = {"true": self.labels[True], "false": self.labels[False]}
         stats = report.stats
@@ -132,9 +130,7 @@ class RecordValidator:
         stats.duplicates = self.duplicates
         stats.length_histogram = {str(bucket): count for bucket, count in sorted(self.histogram.items())}
         if self.blank:
-            self.builder.warning(
-                WarningKind.BLANK_LINES, None, None, f"{self.blank} blank lines were skipped."
-            )
+            self.builder.warning(WarningKind.BLANK_LINES, None, None, f"{self.blank} blank lines were skipped.")
         return self.builder.build()
 
     def _detect(self, batch: list[bytes | Oversized]) -> Shape | None:
@@ -161,9 +157,7 @@ class RecordValidator:
         ratio = self.ratio
         self.max_characters = self.options.max_length / ratio
         self.check_length = shape is not TEXT and shape.name != "bedrock-continued-pretraining"
-        self.columns = (
-            tuple(self.options.reward_columns) if str(self.options.method) in PROMPT_METHODS else ()
-        )
+        self.columns = tuple(self.options.reward_columns) if str(self.options.method) in PROMPT_METHODS else ()
         if shape.mapped_from:
             self.builder.warning(
                 WarningKind.MAPPED_FORMAT,
@@ -185,9 +179,7 @@ class RecordValidator:
                 sample.extend(strings_in(msgspec.to_builtins(record)))
         tokenizer = self.options.tokenizer
         if tokenizer is not None and sample:
-            self.report.stats.token_estimate = (
-                f"calibrated with {type(tokenizer).__name__} on {len(sample)} strings"
-            )
+            self.report.stats.token_estimate = f"calibrated with {type(tokenizer).__name__} on {len(sample)} strings"
             return calibrate_ratio(tokenizer, sample)
         self.report.stats.token_estimate = "estimate from characters (no tokenizer given)"
         self.builder.warning(
@@ -203,6 +195,7 @@ class RecordValidator:
         encode = self.encoder.encode
         check = self.shape.check
         probe = self.probe
+        count_keys = self.shape.count_keys
         error = self.builder.error
         seen = self.seen
         histogram = self.histogram
@@ -223,7 +216,9 @@ class RecordValidator:
                 records, invalid = self._reject(line, line_number, exc, records, invalid)
                 continue
             records += 1
-            if probe(line, record):
+            # One scan settles most lines: with no more `":` than the keys the record decoded
+            # into, no key can repeat. NOTE: a key with whitespace before its colon is not counted.
+            if (count_keys is None or line.count(b'":') > count_keys(record)) and probe(line, record):
                 key = find_duplicate_key(line)
                 if key is not None:
                     invalid += 1
@@ -250,7 +245,9 @@ class RecordValidator:
                 if record_characters > max_characters:
                     self._exceeds_max_length(line_number, record_characters)
             characters += record_characters
-            bucket = length_bucket(int(record_characters * ratio))
+            tokens = int(record_characters * ratio)
+            bits = tokens.bit_length()
+            bucket = (bits << 2) | ((tokens >> (bits - 3)) & 3) if bits > 2 else tokens  # length_bucket, inlined
             histogram[bucket] = histogram.get(bucket, 0) + 1
             encoded = encode(normalised)
             digest = hash(encoded)
@@ -266,7 +263,8 @@ class RecordValidator:
         self.records += records
         self.invalid += invalid
         self.characters += characters
-        self.writer.write(kept)
+        if self.writer is not None:
+            self.writer.write(kept)
 
     def _reject(self, line, line_number: int, exc: Exception, records: int, invalid: int) -> tuple[int, int]:
         if line is None:  # a continuation line of a multi-line CSV record
@@ -355,8 +353,7 @@ class RecordValidator:
             WarningKind.EXCEEDS_MAX_LENGTH,
             line_number,
             None,
-            f"the record is about {tokens} tokens, over max_length {self.options.max_length}; "
-            "training truncates it.",
+            f"the record is about {tokens} tokens, over max_length {self.options.max_length}; training truncates it.",
         )
 
     def _duplicate(self, line_number: int) -> None:
@@ -365,8 +362,7 @@ class RecordValidator:
             WarningKind.DUPLICATES_DROPPED,
             line_number,
             None,
-            "the record repeats an earlier record exactly (after normalisation); "
-            "it is left out of the training data.",
+            "the record repeats an earlier record exactly (after normalisation); it is left out of the training data.",
         )
 
 
@@ -386,9 +382,7 @@ def finish_report(report: Report, options: ValidationOptions) -> Report:
             "use fewer records or ask for a higher quota.",
         )
     if report.records == 0 and not report.errors_by_kind:
-        builder.error(
-            ErrorKind.EMPTY_DATASET, None, None, "the dataset has no records; upload a file with data."
-        )
+        builder.error(ErrorKind.EMPTY_DATASET, None, None, "the dataset has no records; upload a file with data.")
     report = builder.build()
     report.stats.length_percentiles = percentiles(report.stats.length_histogram)
     report.valid = not report.errors_by_kind and report.valid_records > 0
