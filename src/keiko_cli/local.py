@@ -54,6 +54,7 @@ def run_local(args: argparse.Namespace) -> int:
     from keiko.recipe import RecipeError, parse_recipe
 
     from keiko_local.account import LocalAccount
+    from keiko_local.project import upload_training_code
 
     try:
         recipe = parse_recipe(recipe_path.read_bytes(), source=str(recipe_path))
@@ -65,6 +66,7 @@ def run_local(args: argparse.Namespace) -> int:
 
     with LocalAccount(project_root=Path.cwd(), workdir=workdir) as account:
         bucket = account.resource("DataBucket").physical_id
+        upload_training_code(account)
         name = args.dataset.name.removesuffix(".jsonl")
         prefix = f"datasets/{args.project}/"
         s3 = account.client("s3")
