@@ -1,7 +1,8 @@
 """Build the training code archive (`sourcedir.tar.gz`) that every SageMaker job runs.
 
-The archive holds `training/*.py` at its root (so `sagemaker_program=train.py` resolves), the
-`keiko_training` package and the `keiko` package (the recipe model). It is byte-for-byte reproducible:
+The archive holds `training/*.py` at its root (so `sagemaker_program=train.py` resolves), with
+`training/requirements.txt` when present, the `keiko_training` package and the `keiko` package (the
+recipe model). It is byte-for-byte reproducible:
 sorted entries, zero timestamps and owners, fixed modes, and a gzip header without name or time. It
 needs the source tree, so it runs on a workstation or in CI, never inside Lambda.
 
@@ -31,6 +32,9 @@ def sourcedir_files(root: Path = REPOSITORY_ROOT) -> list[tuple[Path, str]]:
         )
 
     entries = [(path, path.name) for path in training.glob("*.py")]
+    # The SageMaker training toolkit installs a requirements.txt found at the archive root.
+    if (training / "requirements.txt").is_file():
+        entries.append((training / "requirements.txt", "requirements.txt"))
     for folder, prefix in ((training / "keiko_training", "keiko_training"), (package, "keiko")):
         for path in folder.rglob("*"):
             relative = path.relative_to(folder)
