@@ -46,12 +46,13 @@ def test_evaluate_sft_reports_improvement(tiny_base: Path, sft_adapter: Path, tm
     assert report["schema_version"] == 1
     assert report["method"] == "sft"
     assert report["records"] == 8
-    assert report["candidate"]["loss"] < report["base"]["loss"]
+    assert report["candidate"]["eval_loss"] < report["base"]["eval_loss"]
     assert report["loss_improvement"] > 0
     assert report["candidate"]["perplexity"] < report["base"]["perplexity"]
     assert 0 <= report["candidate"]["exact_match"] <= 1
     assert 0 <= report["candidate"]["judge_score"] <= 1
     assert result.metrics("loss_improvement") == [pytest.approx(report["loss_improvement"])]
+    assert result.metrics("candidate_loss") == [pytest.approx(report["candidate"]["eval_loss"])]
 
 
 def test_evaluate_dpo_preference_accuracy(tiny_base: Path, tmp_path: Path) -> None:

@@ -77,7 +77,7 @@ def evaluate(paths: ContainerPaths, values: dict[str, str]) -> dict[str, Any]:
             report["candidate"].update(preference_metrics(candidate_model, reference_model, tokenizer, records, params))
             if params.judge:
                 report["candidate"]["judge_score"] = judge_score(candidate_model, tokenizer, records, params)
-    base_loss, candidate_loss = report["base"].get("loss"), report["candidate"].get("loss")
+    base_loss, candidate_loss = report["base"].get("eval_loss"), report["candidate"].get("eval_loss")
     if base_loss and candidate_loss is not None:
         report["loss_improvement"] = (base_loss - candidate_loss) / base_loss
 
@@ -92,12 +92,15 @@ def print_report(report: dict[str, Any]) -> None:
         for name, value in report[side].items():
             if value is None:
                 continue
-            print_metric(f"{side}_{name}" if name in ("loss", "perplexity") else _side_name(side, name), value)
+            print_metric(_metric_name(side, name), value)
     if report["loss_improvement"] is not None:
         print_metric("loss_improvement", report["loss_improvement"])
 
 
-def _side_name(side: str, name: str) -> str:
+def _metric_name(side: str, name: str) -> str:
+    """base_loss, candidate_perplexity, ...; candidate-only scores keep their own name."""
+    if name in ("eval_loss", "perplexity"):
+        return f"{side}_{name.removeprefix('eval_')}"
     return name if side == "candidate" else f"base_{name}"
 
 
@@ -129,8 +132,8 @@ def language_metrics(model, tokenizer, records: list[dict], params: EvaluationPa
     loss = total / tokens if tokens else None
     answered = [record for record in records if record.get("answer") is not None]
     return {
-        "loss": loss,
-        "perplexity": math.exp(loss) if loss is not None and loss < 50 else None,
+        "eval_loss": loss,
+        "perplexity": _perplexity(loss),
         "exact_match": exact_match(model, tokenizer, answered, params) if answered else None,
     }
 
@@ -215,6 +218,15 @@ def judge_score(model, tokenizer, records: list[dict], params: EvaluationParamet
     if len(scores) != len(items):
         raise ContractError(f"judge {params.judge} returned {len(scores)} scores for {len(items)} responses")
     return sum(scores) / len(scores) if scores else None
+
+
+def _perplexity(loss: float | None) -> float | None:
+    if loss is None:
+        return None
+    try:
+        return math.exp(loss)
+    except OverflowError:
+        return None
 
 
 def _with_prompt(record: dict[str, Any]) -> dict[str, Any]:

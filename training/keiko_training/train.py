@@ -37,9 +37,9 @@ def builders() -> dict[Method, Callable[[Job], tuple[Any, str, str | None]]]:
 
 def train(paths: ContainerPaths, values: dict[str, str]) -> dict[str, float]:
     """Run one training job: parse hyperparameters, load models and data, train, save."""
+    params = parse_job_hyperparameters(values)
     from transformers import set_seed
 
-    params = parse_job_hyperparameters(values)
     set_seed(params.hyperparameters.seed)
     if params.method is Method.MERGE:
         from .merge import merge

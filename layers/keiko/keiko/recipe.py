@@ -13,7 +13,15 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 
 class Method(StrEnum):
@@ -172,7 +180,8 @@ class SftHyperparameters(Hyperparameters):
         bool | None, Field(description="Loss on completions only; None lets TRL decide from the data.")
     ] = None
     assistant_only_loss: Annotated[
-        bool, Field(description="Loss on assistant turns only; needs a chat template with generation markers.")
+        bool,
+        Field(description="Loss on assistant turns only; needs a chat template with generation markers."),
     ] = False
     neftune_noise_alpha: Annotated[float | None, Field(gt=0)] = None
 
@@ -355,8 +364,17 @@ HYPERPARAMETER_MODELS: dict[Method, type[MethodHyperparameters]] = {
 # Methods that train LoRA (or QLoRA) adapters when the recipe's peft.type asks for them. Pretraining
 # trains every weight; prompt tuning and p-tuning are PEFT methods of their own; merge trains nothing.
 LORA_METHODS = frozenset(
-    {Method.CPT, Method.SFT, Method.DPO, Method.ORPO, Method.KTO, Method.REWARD, Method.GRPO, Method.RLOO,
-     Method.DISTILL}
+    {
+        Method.CPT,
+        Method.SFT,
+        Method.DPO,
+        Method.ORPO,
+        Method.KTO,
+        Method.REWARD,
+        Method.GRPO,
+        Method.RLOO,
+        Method.DISTILL,
+    }
 )
 
 
@@ -364,7 +382,7 @@ class Recipe(Strict):
     method: Method
     model: ModelSpec
     peft: PeftSpec = PeftSpec()
-    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, validate_default=True)
     dataset: DatasetSpec = DatasetSpec()
     backend: BackendSpec = BackendSpec()
     budget: BudgetSpec = BudgetSpec()
@@ -373,16 +391,21 @@ class Recipe(Strict):
     preference: PreferenceSpec = PreferenceSpec()
     registry: RegistrySpec = RegistrySpec()
 
+    @field_validator("hyperparameters", mode="after")
+    @classmethod
+    def _validate_hyperparameters(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        method = info.data.get("method")
+        if method is None:
+            return value  # the method itself is invalid; its own error says so
+        return HYPERPARAMETER_MODELS[method].model_validate(value).model_dump()
+
     @model_validator(mode="after")
-    def _validate_hyperparameters(self) -> Recipe:
+    def _check_peft(self) -> Recipe:
         if self.method is Method.PRETRAIN and "peft" in self.model_fields_set and self.peft.type != "none":
             raise ValueError(
                 f"peft.type {self.peft.type!r} does not apply to pretrain, which trains every weight of a "
                 "config-initialised model: set peft.type to none or remove the peft section"
             )
-        model = HYPERPARAMETER_MODELS[self.method]
-        validated = model.model_validate(self.hyperparameters)
-        object.__setattr__(self, "hyperparameters", validated.model_dump())
         return self
 
     def typed_hyperparameters(self) -> MethodHyperparameters:
@@ -400,7 +423,9 @@ def parse_recipe(text: str | bytes, source: str = "recipe") -> Recipe:
     except yaml.YAMLError as exc:
         raise RecipeError(f"{source}: invalid YAML: {exc}. Fix the syntax and upload the recipe again.") from exc
     if not isinstance(data, dict):
-        raise RecipeError(f"{source}: expected a mapping with at least 'method' and 'model', got {type(data).__name__}.")
+        raise RecipeError(
+            f"{source}: expected a mapping with at least 'method' and 'model', got {type(data).__name__}."
+        )
 
     try:
         return Recipe.model_validate(data)
@@ -494,8 +519,7 @@ def parse_job_hyperparameters(values: dict[str, str]) -> TrainingJobParameters:
         method = Method(values["method"])
     except ValueError:
         raise RecipeError(
-            f"hyperparameters: invalid --method {values['method']!r}; use one of "
-            + ", ".join(m.value for m in Method)
+            f"hyperparameters: invalid --method {values['method']!r}; use one of " + ", ".join(m.value for m in Method)
         ) from None
     model = HYPERPARAMETER_MODELS[method]
     peft_fields = {field: key for field, key in _PEFT_KEYS.items() if key in values}
@@ -509,7 +533,9 @@ def parse_job_hyperparameters(values: dict[str, str]) -> TrainingJobParameters:
     try:
         return TrainingJobParameters.model_validate(data)
     except ValidationError as exc:
-        raise RecipeError(f"hyperparameters: invalid training job hyperparameters:\n{format_validation_error(exc)}") from exc
+        raise RecipeError(
+            f"hyperparameters: invalid training job hyperparameters:\n{format_validation_error(exc)}"
+        ) from exc
 
 
 def _encode_value(value: Any) -> str:
