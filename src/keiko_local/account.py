@@ -166,8 +166,13 @@ class LocalAccount:
 
         self._router = EventRouter(self.account_id, self.region, self.client, _events_backend(self))
         self._runner = TrainingJobRunner(
-            self.workdir / "training-jobs", base_environment, self.client, self._router,
-            self.account_id, self.region, self._stop_grace_s,
+            self.workdir / "training-jobs",
+            base_environment,
+            self.client,
+            self._router,
+            self.account_id,
+            self.region,
+            self._stop_grace_s,
         )
         self._fixes = StackFixes()
         self._base_environment = base_environment
@@ -179,13 +184,22 @@ class LocalAccount:
         values = parameter_values(source, self.parameters)
         packaged = package(source, self.template_path.parent, s3, ARTIFACTS_BUCKET)
 
-        runtime = LambdaRuntime(self._base_environment, packaged.code_sources, self.workdir / "lambda-code", _find_layer)
+        runtime = LambdaRuntime(
+            self._base_environment, packaged.code_sources, self.workdir / "lambda-code", _find_layer
+        )
         self._patches = patches.install(self._replacements(runtime))
 
         translated = translate(packaged.template, values, self.client("iam"))
         self._resources, self._outputs = deploy_stack(
-            self.client("cloudformation"), s3, self.client("lambda"), self.stack_name, translated, values, self._fixes,
-            self.account_id, self.region,
+            self.client("cloudformation"),
+            s3,
+            self.client("lambda"),
+            self.stack_name,
+            translated,
+            values,
+            self._fixes,
+            self.account_id,
+            self.region,
         )
 
     def _replacements(self, runtime: LambdaRuntime) -> dict[str, Any]:
@@ -196,7 +210,7 @@ class LocalAccount:
 
         def invoke(function: Any, body: Any, request_headers: Any, response_headers: Any) -> Any:
             result = original_invoke(function, body, request_headers, response_headers)
-            # The Python runtime reports an uncaught exception as "Unhandled"; moto says "Handled".
+            # The Python runtime reports an uncaught exception as "Unhandled"; moto reports "Handled".
             if response_headers.get("x-amz-function-error") == "Handled":
                 response_headers["x-amz-function-error"] = "Unhandled"
             return result
@@ -217,7 +231,7 @@ class LocalAccount:
         replacements.update(self._runner.replacements())
         return replacements
 
-    # -- what the account holds --------------------------------------------------------------
+    # -- deployed resources ------------------------------------------------------------------
 
     def client(self, service: str) -> Any:
         """Return a boto3 client of this account (one per service, shared by threads)."""
@@ -292,7 +306,7 @@ class LocalAccount:
         self._runner.listeners.append(listener)
 
     def wait_for_training_job(self, name: str, timeout_s: float = 600.0) -> LocalTrainingJob:
-        """Wait until a training job ends; return its record."""
+        """Wait until a training job ends and return its record."""
         job = self._runner.jobs[name]
         if not job.wait(timeout_s):
             raise TimeoutError(

@@ -211,7 +211,11 @@ class BedrockStandIn:
         return {
             "output": {"message": {"role": "assistant", "content": content}},
             "stopReason": stop_reason,
-            "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens, "totalTokens": input_tokens + output_tokens},
+            "usage": {
+                "inputTokens": input_tokens,
+                "outputTokens": output_tokens,
+                "totalTokens": input_tokens + output_tokens,
+            },
             "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
         }
 

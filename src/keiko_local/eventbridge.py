@@ -6,8 +6,8 @@ replaces it. Services that emit events (S3, SageMaker, schedules) call `EventRou
 matches every rule on the default bus as EventBridge does.
 
 Delivery runs in the caller's thread, so an S3 upload returns after the rule's target has started.
-A failed delivery is logged, never raised into the call that produced the event (EventBridge retries
-and then drops such events; the emulated account does not retry).
+A failed delivery is logged and never raised into the call that produced the event. EventBridge
+would retry it before dropping it, but the emulated account does not retry.
 """
 
 from __future__ import annotations

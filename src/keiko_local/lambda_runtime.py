@@ -73,9 +73,7 @@ class HandlerError(Exception):
 
 def error_payload(error_type: str, message: str, request_id: str, stack: list[str]) -> str:
     """Return the JSON body the Python runtime sends back for a failed invocation."""
-    return json.dumps(
-        {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack}
-    )
+    return json.dumps({"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack})
 
 
 def _string_value(value: Any) -> str:
@@ -256,9 +254,7 @@ class LambdaRuntime:
 
         handler = getattr(module, attribute, None)
         if not callable(handler):
-            raise HandlerError(
-                "Runtime.HandlerNotFound", f"Handler '{attribute}' missing on module '{module_name}'"
-            )
+            raise HandlerError("Runtime.HandlerNotFound", f"Handler '{attribute}' missing on module '{module_name}'")
         return handler
 
 
@@ -278,7 +274,5 @@ def _import_unique(module_name: str, path: Path, function_name: str) -> ModuleTy
         spec.loader.exec_module(module)
     except Exception as error:
         del sys.modules[unique_name]
-        raise HandlerError(
-            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {error}"
-        ) from error
+        raise HandlerError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {error}") from error
     return module

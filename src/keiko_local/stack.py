@@ -146,8 +146,15 @@ def resource_arn(resource_type: str, physical_id: str, account_id: str, region: 
 
 
 def deploy_stack(
-    cloudformation: Any, s3: Any, lambda_client: Any, stack_name: str, template: Mapping[str, Any], parameters: Mapping[str, str],
-    fixes: StackFixes, account_id: str, region: str,
+    cloudformation: Any,
+    s3: Any,
+    lambda_client: Any,
+    stack_name: str,
+    template: Mapping[str, Any],
+    parameters: Mapping[str, str],
+    fixes: StackFixes,
+    account_id: str,
+    region: str,
 ) -> tuple[dict[str, StackResource], dict[str, str]]:
     """Create the stack, apply the recorded bucket notifications; return (resources, outputs)."""
     try:
@@ -204,7 +211,9 @@ def _find_layer_versions(template: Mapping[str, Any], resources: dict[str, Stack
                 break
 
 
-def _apply_function_layers(template: Mapping[str, Any], resources: Mapping[str, StackResource], lambda_client: Any) -> None:
+def _apply_function_layers(
+    template: Mapping[str, Any], resources: Mapping[str, StackResource], lambda_client: Any
+) -> None:
     for logical_id, resource in template.get("Resources", {}).items():
         layers = resource.get("Properties", {}).get("Layers")
         if resource.get("Type") != "AWS::Lambda::Function" or not layers or logical_id not in resources:

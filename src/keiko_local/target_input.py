@@ -53,9 +53,7 @@ def target_input(target: Mapping[str, Any], event: Mapping[str, Any], rule_name:
     return dict(event)
 
 
-def _variables(
-    paths: Mapping[str, str], event: Mapping[str, Any], rule_name: str, rule_arn: str
-) -> dict[str, Any]:
+def _variables(paths: Mapping[str, str], event: Mapping[str, Any], rule_name: str, rule_arn: str) -> dict[str, Any]:
     variables = {name: select(path, event) for name, path in paths.items()}
     without_detail = {key: value for key, value in event.items() if key != "detail"}
     variables.update(

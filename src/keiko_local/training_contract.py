@@ -1,6 +1,6 @@
 """The SageMaker training toolkit contract, reproduced for a job that runs as a local process.
 
-What a script-mode job sees in a SageMaker training container: hyperparameters as `--key value`
+What a script-mode job gets in a SageMaker training container: hyperparameters as `--key value`
 arguments, `SM_*` environment variables, channels under `input/data/<channel>`, the model directory
 that becomes model.tar.gz, and the failure file whose text becomes `FailureReason`. Paths are
 folders of the job's work directory instead of /opt/ml.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Hyperparameters the SageMaker Python SDK sets for the toolkit itself; the script never sees them.
+# Hyperparameters the SageMaker Python SDK sets for the toolkit itself; the script does not receive them.
 TOOLKIT_HYPERPARAMETERS = frozenset(
     {
         "sagemaker_program",

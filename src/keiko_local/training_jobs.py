@@ -194,7 +194,9 @@ class TrainingJobRunner:
             arn = f"arn:aws:sagemaker:{self._region}:{self._account_id}:training-job/{name}"
             raise ValidationError(message=f"Could not find training job '{arn}'.")
         if job.done or job.status != "InProgress":
-            raise ValidationError(message=f"The request was rejected because the training job is in status {job.status}.")
+            raise ValidationError(
+                message=f"The request was rejected because the training job is in status {job.status}."
+            )
         job.stop_reason = "Stopped"
         job._stop_requested.set()
 
@@ -231,7 +233,9 @@ class TrainingJobRunner:
         self._transition(fake, job, "InProgress", "Starting", "Launching a local process for the training job")
         self._publish(fake)
 
-        thread = threading.Thread(target=self._run, args=(fake, job, environment), name=f"training-{job.name}", daemon=True)
+        thread = threading.Thread(
+            target=self._run, args=(fake, job, environment), name=f"training-{job.name}", daemon=True
+        )
         self._threads.append(thread)
         thread.start()
 
@@ -271,18 +275,29 @@ class TrainingJobRunner:
             download_prefix(s3, checkpoint_uri.rstrip("/") + "/", layout.checkpoint_dir)
 
         script_hyperparameters = user_hyperparameters(hyperparameters)
-        write_config_files(layout, fake.hyper_parameters or {}, fake.input_data_config or [], fake.resource_config or {})
+        write_config_files(
+            layout, fake.hyper_parameters or {}, fake.input_data_config or [], fake.resource_config or {}
+        )
         if self._num_gpus is None:
             self._num_gpus = count_gpus()
         process_environment = {
             **self._base_environment,
             **OFFLINE_ENVIRONMENT,
             **toolkit_environment(
-                layout, job.name, script_hyperparameters, channels, str(program), str(submit_directory),
-                fake.resource_config or {}, fake.input_data_config or [], self._num_gpus,
+                layout,
+                job.name,
+                script_hyperparameters,
+                channels,
+                str(program),
+                str(submit_directory),
+                fake.resource_config or {},
+                fake.input_data_config or [],
+                self._num_gpus,
             ),
             **dict(environment),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(layout.code_dir), self._base_environment.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(layout.code_dir), self._base_environment.get("PYTHONPATH")])
+            ),
         }
         command = entry_point_command(sys.executable, str(program), command_arguments(script_hyperparameters))
         return command, process_environment
@@ -330,7 +345,9 @@ class TrainingJobRunner:
         )
         readers = [
             threading.Thread(target=self._read, args=(job, "stdout", process.stdout, layout.stdout_log, metrics, None)),
-            threading.Thread(target=self._read, args=(job, "stderr", process.stderr, layout.stderr_log, metrics, stderr_tail)),
+            threading.Thread(
+                target=self._read, args=(job, "stderr", process.stderr, layout.stderr_log, metrics, stderr_tail)
+            ),
         ]
         for reader in readers:
             reader.start()
@@ -342,7 +359,8 @@ class TrainingJobRunner:
         job.exit_code = process.returncode
 
         fake.final_metric_data_list = [
-            {"MetricName": name, "Value": value, "Timestamp": moment} for name, (value, moment) in metrics.latest.items()
+            {"MetricName": name, "Value": value, "Timestamp": moment}
+            for name, (value, moment) in metrics.latest.items()
         ]
         checkpoint_uri = (fake.checkpoint_config or {}).get("S3Uri")
         if checkpoint_uri:
@@ -422,7 +440,9 @@ class TrainingJobRunner:
         fake.secondary_status = job.secondary_status = secondary
         fake.last_modified_time = now
 
-    def _finish(self, fake: Any, job: LocalTrainingJob, status: str, secondary: str, failure: str | None = None) -> None:
+    def _finish(
+        self, fake: Any, job: LocalTrainingJob, status: str, secondary: str, failure: str | None = None
+    ) -> None:
         messages = {
             "Completed": "Training job completed",
             "Failed": failure or "Training job failed",

@@ -15,9 +15,7 @@ MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 def _converse(account, text, task=None, client=None, **extra):
     client = client or account.client("bedrock-runtime")
     metadata = {"requestMetadata": {"keiko_task": task}} if task else {}
-    return client.converse(
-        modelId=MODEL, messages=[{"role": "user", "content": [{"text": text}]}], **metadata, **extra
-    )
+    return client.converse(modelId=MODEL, messages=[{"role": "user", "content": [{"text": text}]}], **metadata, **extra)
 
 
 def _text(response):

@@ -28,7 +28,9 @@ def test_resources_by_logical_id(project_account):
     assert bucket.physical_id == project_account.outputs["DataBucketName"]
     assert bucket.arn == f"arn:aws:s3:::{bucket.physical_id}"
     assert machine.arn == project_account.outputs["LifecycleMachineArn"]
-    assert project_account.resource("EchoFunction").arn.endswith(":function:" + project_account.resource("EchoFunction").physical_id)
+    assert project_account.resource("EchoFunction").arn.endswith(
+        ":function:" + project_account.resource("EchoFunction").physical_id
+    )
 
 
 def test_unknown_resource_names_deployed_ones(project_account):

@@ -11,7 +11,6 @@ from keiko_local.s3_events import encode_key, next_sequencer, object_event
 from keiko_local.target_input import target_input
 
 
-
 def _deliveries_to(account, arn):
     return [delivery for delivery in account.delivered_events if delivery["target"] == arn]
 
@@ -114,9 +113,7 @@ def test_sequencers_increase():
 
 def test_object_created_shape_versioned():
     # Given a versioned bucket and an object version
-    bucket = SimpleNamespace(
-        name="b", arn="arn:aws:s3:::b", region_name="us-east-1", is_versioned=True
-    )
+    bucket = SimpleNamespace(name="b", arn="arn:aws:s3:::b", region_name="us-east-1", is_versioned=True)
     key = SimpleNamespace(name="datasets/x y.jsonl", size=7, etag='"abc"', version_id="v1")
 
     # When the Object Created event is built

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,9 @@ def _create_job(account, bucket, name, program, hyperparameters=None, **extra):
         InputDataConfig=[
             {
                 "ChannelName": "train",
-                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/runs/r1/data/train.jsonl"}},
+                "DataSource": {
+                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/runs/r1/data/train.jsonl"}
+                },
             }
         ],
         OutputDataConfig={"S3OutputPath": f"s3://{bucket}/runs/r1/jobs"},
@@ -61,7 +64,9 @@ def _tar_members(account, bucket, key):
 
 def _queued_events(account):
     sqs = account.client("sqs")
-    url = sqs.get_queue_url(QueueName=account.resource("TrainingEventsQueue").physical_id.rsplit("/", 1)[-1])["QueueUrl"]
+    url = sqs.get_queue_url(QueueName=account.resource("TrainingEventsQueue").physical_id.rsplit("/", 1)[-1])[
+        "QueueUrl"
+    ]
     events = []
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
         events.extend(json.loads(message["Body"]) for message in messages)
@@ -79,7 +84,10 @@ def test_job_completes_with_model_and_metrics(project_account, bucket):
 
     # When the job is created and runs to the end
     job = _create_job(
-        project_account, bucket, "train-ok", "train.py",
+        project_account,
+        bucket,
+        "train-ok",
+        "train.py",
         hyperparameters={"epochs": "3", "learning_rate": "0.5"},
         Environment={"KEIKO_TEST_VARIABLE": "from-request"},
         CheckpointConfig={"S3Uri": f"s3://{bucket}/runs/r1/checkpoints/train-ok"},
@@ -94,7 +102,11 @@ def test_job_completes_with_model_and_metrics(project_account, bucket):
     assert described["ModelArtifacts"] == {"S3ModelArtifacts": model_uri}
     assert [(m["MetricName"], m["Value"]) for m in described["FinalMetricDataList"]] == [("train:loss", 0.3333)]
     assert [t["Status"] for t in described["SecondaryStatusTransitions"]] == [
-        "Starting", "Downloading", "Training", "Uploading", "Completed"
+        "Starting",
+        "Downloading",
+        "Training",
+        "Uploading",
+        "Completed",
     ]
     assert described["AlgorithmSpecification"]["MetricDefinitions"] == METRICS
 
@@ -167,7 +179,10 @@ def test_missing_channel_data_is_client_error(project_account, bucket):
         },
         RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
         InputDataConfig=[
-            {"ChannelName": "train", "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/nothing/"}}}
+            {
+                "ChannelName": "train",
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{bucket}/nothing/"}},
+            }
         ],
         OutputDataConfig={"S3OutputPath": f"s3://{bucket}/out"},
         ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
@@ -182,7 +197,9 @@ def test_missing_channel_data_is_client_error(project_account, bucket):
 def test_stop_training_job(project_account, bucket):
     # Given a long-running job that has printed its first line
     started = []
-    project_account.on_training_output(lambda job, stream, line: started.append(job.name) if line == "started" else None)
+    project_account.on_training_output(
+        lambda job, stream, line: started.append(job.name) if line == "started" else None
+    )
     job = _create_job(project_account, bucket, "train-stop", "sleep.py")
     assert job.status == "InProgress"
     _wait_until(lambda: "train-stop" in started)
@@ -208,21 +225,25 @@ def test_max_runtime_enforced(project_account, bucket):
 
 
 def test_stop_finished_job_rejected(project_account, bucket):
-    with pytest.raises(ClientError, match="status Completed"):
-        project_account.client("sagemaker").stop_training_job(TrainingJobName="train-ok")
+    _create_job(project_account, bucket, "train-ended", "fail.py")
+    project_account.wait_for_training_job("train-ended", timeout_s=60)
+
+    with pytest.raises(ClientError, match="status Failed"):
+        project_account.client("sagemaker").stop_training_job(TrainingJobName="train-ended")
 
 
 def test_duplicate_job_name_rejected(project_account, bucket):
+    _create_job(project_account, bucket, "train-twice", "fail.py")
+    project_account.wait_for_training_job("train-twice", timeout_s=60)
+
     with pytest.raises(ClientError) as caught:
-        _create_job(project_account, bucket, "train-ok", "train.py", hyperparameters={"epochs": "1", "learning_rate": "1"})
+        _create_job(project_account, bucket, "train-twice", "fail.py")
 
     assert caught.value.response["Error"]["Code"] == "ResourceInUse"
     assert "must be unique" in caught.value.response["Error"]["Message"]
 
 
 def _wait_until(condition, timeout_s=30.0):
-    import time
-
     deadline = time.monotonic() + timeout_s
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
