@@ -72,9 +72,11 @@ def preference_keys(record: Preference) -> int:
 
 
 def reference(path: str, method: str) -> dict:
-    """A minimal msgspec Struct validator doing the same per-record work as keiko: decode, record
-    checks, a one-scan duplicate-key test, and duplicate detection on the re-encoded record; no
-    report, statistics or output."""
+    """Validate with the same per-record work as keiko in a minimal loop.
+
+    The work is: decode into a msgspec Struct, the record checks, a one-scan duplicate-key test and
+    duplicate detection on the re-encoded record. There is no report, statistics or output.
+    """
     struct, ok, keys = (Chat, chat_ok, chat_keys) if method == "sft" else (Preference, preference_ok, preference_keys)
     decode = msgspec.json.Decoder(struct).decode
     encode = msgspec.json.Encoder().encode

@@ -73,10 +73,12 @@ def test_valid_dataset_writes_report_and_split(s3):
     assert summary.report_uri == f"s3://{BUCKET}/{PREFIX}validation/report.json"
     assert summary.train_uri == f"s3://{BUCKET}/{PREFIX}data/train.jsonl"
     assert len(summary.model_dump_json()) < 2048
+
     report = json.loads(read(s3, f"{PREFIX}validation/report.json"))
     assert report["source"] == f"s3://{BUCKET}/datasets/support/chat.jsonl?versionId={version}"
     assert report["content_hash"] == summary.content_hash
     assert "**VALID**" in read(s3, f"{PREFIX}validation/report.md").decode()
+
     train = read(s3, f"{PREFIX}data/train.jsonl").splitlines()
     evaluation = read(s3, f"{PREFIX}data/eval.jsonl").splitlines()
     assert len(train) == summary.train_records

@@ -91,4 +91,5 @@ def test_unknown_method_names_valid_ones(capsys):
     assert exit_info.value.code == 2
     error = capsys.readouterr().err
     assert "invalid choice: 'lora'" in error
-    assert "'sft'" in error and "'kto'" in error
+    assert "'sft'" in error
+    assert "'kto'" in error

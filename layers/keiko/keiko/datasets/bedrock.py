@@ -14,8 +14,8 @@ from keiko.datasets.turns import Problem
 
 SCHEMA_VERSION = "bedrock-conversation-2024"
 
-# NOTE: Bedrock's record quotas differ by base model and can be raised per account; this default
-# is a guess to be checked against the account's "Sum of training and validation records" quota.
+# NOTE: Bedrock's record quotas differ by base model and can be raised per account. This default
+# is a guess, so check it against the account's "Sum of training and validation records" quota.
 DEFAULT_MAX_RECORDS = 10_000
 
 

@@ -118,7 +118,7 @@ def make_duplicate_probe(shape: Shape):
     A key written literally as `"name"` appears once per object; inside a string value the quotes
     would be escaped. A true result is confirmed by `find_duplicate_key`. The validator runs it only
     when a line has more `":` than `shape.count_keys` expects.
-    NOTE: a duplicate spelled with \\u escapes, or of a key the shape ignores, is not probed; the
+    NOTE: a duplicate spelled with \\u escapes, or of a key the shape ignores, is not probed. The
     ignored keys are not written to the training data.
     """
     top = tuple(f'"{name}"'.encode() for name in shape.type.__struct_fields__)

@@ -1,7 +1,7 @@
 """The normalised training data: a deterministic train/evaluation split and a content hash.
 
-A record goes to evaluation when the CRC-32 of its normalised JSON, seeded, falls below
-`eval_fraction` of the 32-bit range: the same record lands in the same split on every run and in
+A record goes to evaluation when the seeded CRC-32 of its normalised JSON falls below
+`eval_fraction` of the 32-bit range. So the same record lands in the same split on every run and in
 every slice, whatever the order of the file. Files are written only when the dataset is valid:
 sinks write to a temporary place and `commit` publishes, `abort` discards.
 """

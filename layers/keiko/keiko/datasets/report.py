@@ -1,8 +1,8 @@
 """The validation report: error and warning counts, the first examples of each, and statistics.
 
-A report is built while records stream past (`ReportBuilder`), can be merged with the reports of
-other byte ranges of the same file (`merge_reports`), and is finished once (`finish_report`), which
-adds the checks that need the whole dataset, such as KTO label balance.
+A report is built while records stream past (`ReportBuilder`). It can be merged with the reports
+of other byte ranges of the same file (`merge_reports`). It is finished once (`finish_report`),
+which adds the checks that need the whole dataset, such as KTO label balance.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ EXAMPLES_PER_KIND = 5
 
 
 class ErrorKind(StrEnum):
-    """What made a record or the dataset invalid. Each kind has its own count in the report."""
+    """Kinds of problem that make a record or the dataset invalid, each counted in the report."""
 
     INVALID_UTF8 = "invalid_utf8"
     INVALID_JSON = "invalid_json"

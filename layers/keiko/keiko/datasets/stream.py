@@ -1,7 +1,7 @@
 """Split a byte stream into lines in large chunks, in linear time and bounded memory.
 
 Lines end at b"\\n" only, so U+2028, U+2029 and U+0085 inside JSON strings (multi-byte sequences
-in UTF-8) never end a record; a trailing b"\\r" is left for the JSON decoder, which treats it as
+in UTF-8) never end a record. A trailing b"\\r" is left for the JSON decoder, which treats it as
 whitespace. A line longer than the record size cap is never held whole: its bytes are skipped
 up to the next newline and it comes out as an `Oversized` marker.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-# Reads of a few MiB keep the per-call cost of S3 streaming and Python small while a chunk and its
-# lines stay a small part of memory; botocore's iter_lines() reads 1 KiB at a time, which halves
+# Reads of a few MiB keep the per-call cost of S3 streaming and Python small, and a chunk with its
+# lines stays a small part of memory. botocore's iter_lines() reads 1 KiB at a time, which halves
 # validation speed and grows with the square of line length.
 CHUNK_BYTES = 2 * 1024 * 1024
 MAX_RECORD_BYTES = 16 * 1024 * 1024
@@ -38,7 +38,7 @@ class LineProblem:
 
 @dataclass
 class StreamState:
-    """What the splitter saw besides lines: a stripped BOM and the bytes it consumed."""
+    """Side results of line splitting: whether a BOM was stripped, and the bytes consumed."""
 
     bom_stripped: bool = False
     bytes_read: int = 0
@@ -57,8 +57,8 @@ def iter_line_batches(
 
     `read` starts at byte `start - 1` when `start > 0` (so a slice can tell whether a line begins
     exactly at `start`), or at byte 0. A line belongs to the slice when its first byte lies in
-    [start, end); the last one is read to its end even past `end`. Slices planned with the same
-    boundaries therefore cover every line of the file exactly once.
+    [start, end); the last one is read to its end even past `end`. Consecutive slices therefore
+    cover every line of the file exactly once (tests/unit/datasets/test_slices.py checks this).
     """
     state = state if state is not None else StreamState()
     position = max(start - 1, 0)  # absolute offset of the first byte of `carry`
@@ -74,6 +74,12 @@ def iter_line_batches(
         state.bytes_read += len(chunk)
         if first_chunk:
             first_chunk = False
+            while len(chunk) < len(UTF8_BOM) and UTF8_BOM.startswith(chunk):  # a short read mid-BOM
+                more = read(chunk_bytes)
+                if not more:
+                    break
+                state.bytes_read += len(more)
+                chunk += more
             if chunk.startswith(UTF8_BOM):
                 state.bom_stripped = True
                 chunk = chunk[len(UTF8_BOM) :]

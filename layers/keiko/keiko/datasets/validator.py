@@ -1,7 +1,7 @@
 """Validate a stream of JSON lines against one training method's record formats.
 
-The format is detected from the first records, then every line is decoded straight into that
-format's msgspec Struct; only failed lines take the slow path that names the problem.
+The format is detected from the first records. Then every line is decoded straight into that
+format's msgspec Struct, and only failed lines take the slow path that names the problem.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ PROMPT_METHODS = ("grpo", "rloo")
 
 @dataclass(frozen=True)
 class ValidationOptions:
-    """What to check records against. `max_length` is in tokens."""
+    """Settings of one validation. `max_length` is in tokens."""
 
     method: str
     max_length: int = 2048
