@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -111,10 +112,21 @@ def bf16_available() -> bool:
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
+def from_pretrained(loader, source: ModelSource, **kwargs):
+    """Call `loader.from_pretrained` on a source, turning "not found" into an error that names it."""
+    try:
+        return loader.from_pretrained(source.location, **kwargs)
+    except OSError as exc:
+        origin = "" if source.location == source.name else f" from {source.location}"
+        advice = "give the model as an input channel or place it in the Hugging Face cache (HF_HOME)."
+        advice = f"The hub is offline, so {advice}" if os.environ.get("HF_HUB_OFFLINE") == "1" else advice.capitalize()
+        raise ContractError(f"cannot load model {source.name!r}{origin}: {str(exc).splitlines()[0]} {advice}") from exc
+
+
 def load_tokenizer(source: ModelSource):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(source.location)
+    tokenizer = from_pretrained(AutoTokenizer, source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -123,8 +135,8 @@ def load_tokenizer(source: ModelSource):
 def load_causal_lm(source: ModelSource, quantization_config=None):
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(
-        source.location, dtype=preferred_dtype(), quantization_config=quantization_config
+    return from_pretrained(
+        AutoModelForCausalLM, source, dtype=preferred_dtype(), quantization_config=quantization_config
     )
 
 
