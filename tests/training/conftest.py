@@ -115,6 +115,7 @@ def run_entry(
     channels: dict[str, Path],
     checkpoint_dir: Path | None = None,
     python_path: tuple[Path, ...] = (),
+    extra_environ: dict[str, str] | None = None,
 ) -> JobResult:
     """Run an entry script as SageMaker would: channels and output folders in SM_* variables."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -134,6 +135,7 @@ def run_entry(
         }
     )
     environ.update({f"SM_CHANNEL_{name.upper()}": str(path) for name, path in channels.items()})
+    environ.update(extra_environ or {})
     arguments = [item for key, value in hyperparameters.items() for item in (f"--{key}", str(value))]
     completed = subprocess.run(
         [sys.executable, str(SCRIPTS / script), *arguments],

@@ -92,3 +92,23 @@ def test_hub_id_without_channel_fails_offline(tmp_path: Path) -> None:
     # Then it fails without a network call and names the model
     assert result.returncode == 1
     assert "absent-model" in result.failure
+
+
+def test_torchrun_two_processes_share_batches(tiny_base: Path, tmp_path: Path) -> None:
+    # Given 16 records, 2 per device batch, and two processes on this host
+    train = write_jsonl(tmp_path / "train", records_for("prompt-completion"))
+
+    # When train.py launches itself with torchrun
+    result = run_entry(
+        "train.py",
+        tmp_path,
+        {"method": "sft", **COMMON, "max_steps": "4", **LORA},
+        {"train": train, "base": tiny_base},
+        extra_environ={"KEIKO_NPROC_PER_NODE": "2", "KEIKO_MASTER_PORT": "29531"},
+    )
+
+    # Then each step consumes 4 records (2 processes x 2), metrics print once per step, the adapter is saved
+    assert_succeeded(result)
+    assert result.metrics("epoch")[:2] == [0.25, 0.5]
+    assert len(result.metrics("loss")) == 4
+    assert (result.model_dir / "adapter_model.safetensors").exists()

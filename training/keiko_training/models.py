@@ -106,6 +106,12 @@ def preferred_dtype():
     return torch.float32
 
 
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def bf16_available() -> bool:
     import torch
 

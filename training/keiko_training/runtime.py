@@ -11,7 +11,7 @@ from keiko.recipe import TrainingJobParameters
 
 from .contract import ContainerPaths
 from .metrics import format_metric, is_reportable
-from .models import ModelSource, bf16_available, write_manifest
+from .models import ModelSource, bf16_available, cuda_available, write_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,10 @@ def trainer_arguments(job: Job) -> dict[str, Any]:
         # TRL configs default to bf16, which fails on CPUs and on GPUs without bfloat16 support.
         "bf16": bf16_available(),
         "fp16": False,
+        # Without a GPU, torchrun processes only form one data-parallel job when marked as CPU
+        # processes (accelerate then uses the gloo backend).
+        "use_cpu": not cuda_available(),
+        "ddp_backend": None if cuda_available() else "gloo",
         "report_to": "none",
         "disable_tqdm": True,
         "dataloader_num_workers": 0,
