@@ -221,6 +221,7 @@ class LocalAccount:
             router.send_to_targets(rule, original_event, transform_input)
 
         replacements = {
+            "moto.stepfunctions.responses:StepFunctionResponse.send_task_failure": _send_task_failure,
             "moto.awslambda.models:LambdaFunction._invoke_lambda": invoke_lambda,
             "moto.awslambda.models:LambdaFunction.invoke": invoke,
             "moto.events.models:Rule.send_to_targets": send_to_targets,
@@ -314,6 +315,16 @@ class LocalAccount:
                 f"its output is in {job.stdout_log} and {job.stderr_log}"
             )
         return job
+
+
+def _send_task_failure(response: Any) -> Any:
+    """SendTaskFailure with its `cause`, which moto 5.2.5 reads from the request but never passes on."""
+    from moto.core.responses import EmptyResult
+
+    response.stepfunction_backend.send_task_failure(
+        response._get_param("taskToken"), error=response._get_param("error"), cause=response._get_param("cause")
+    )
+    return EmptyResult()
 
 
 def _events_backend(account: LocalAccount) -> Callable[[], Any]:

@@ -63,6 +63,8 @@ PATCH_POINTS: tuple[PatchPoint, ...] = (
     PatchPoint("moto.s3.models", "FakeBucket", "create_from_cloudformation_json", _CFN_CREATE),
     # Read: picks the executing Step Functions backend when the mock is configured for it.
     PatchPoint("moto.stepfunctions.responses", "", "get_backend", ("account", "region")),
+    # Replaced: passes SendTaskFailure's `cause` on to the execution; moto drops it.
+    PatchPoint("moto.stepfunctions.responses", "StepFunctionResponse", "send_task_failure", ("self",)),
     # Wrapped: starts a local process for each training job instead of completing it at once.
     PatchPoint("moto.sagemaker.responses", "SageMakerResponse", "create_training_job", ("self",)),
     # Added: moto has neither operation.

@@ -98,3 +98,29 @@ def test_substitution_keeps_context_paths():
 def test_substitution_names_missing_placeholder():
     with pytest.raises(DeployError, match=r"Machine: placeholder \$\{Missing\}.*defined: Fn"):
         substitute_definition('{"Resource": "${Missing}"}', {"Fn": "x"}, "Machine")
+
+
+def test_task_failure_keeps_cause(project_account):
+    # Given an execution waiting on a task token
+    bucket = project_account.outputs["DataBucketName"]
+    stepfunctions = project_account.client("stepfunctions")
+    project_account.client("s3").put_object(Bucket=bucket, Key="datasets/demo/cause.jsonl", Body=b'{"a": 1}\n')
+    machine_arn = project_account.outputs["LifecycleMachineArn"]
+    executions = stepfunctions.list_executions(stateMachineArn=machine_arn)["executions"]
+    execution = next(
+        item
+        for item in executions
+        if "cause.jsonl" in stepfunctions.describe_execution(executionArn=item["executionArn"])["input"]
+    )
+    token_record = _wait_for_object(project_account, bucket, f"tokens/{execution['name']}.json")
+
+    # When the callback sends task failure with an error and a cause
+    stepfunctions.send_task_failure(
+        taskToken=token_record["token"], error="TrainingJobFailed", cause="AlgorithmError: out of memory"
+    )
+    result = project_account.wait_for_execution(execution["executionArn"], timeout_s=30)
+
+    # Then the execution fails with both
+    assert result["status"] == "FAILED"
+    assert result["error"] == "TrainingJobFailed"
+    assert result["cause"] == "AlgorithmError: out of memory"
