@@ -223,3 +223,24 @@ def test_synthetic_data_stops_when_the_model_adds_nothing(account, lambda_contex
     with pytest.raises(SyntheticDataError, match="no valid instruction/response pairs"):
         load_handler("generate_synthetic_data").lambda_handler(event, lambda_context)
     assert len(bedrock.requests) == 2
+
+
+def test_judge_keeps_chat_prompts_conversational(account, lambda_context):
+    # given generate.py output whose prompt is a list of chat messages, as for a chat dataset
+    event = load_event("judge_responses.json")
+    chat_prompt = [{"role": "user", "content": "How do I reset my password?"}]
+    rows = [{"prompt": chat_prompt, "responses": ["wrong: call us", "correct: use Settings"]}]
+    put_uri(event["responses_job"]["model_artifacts"], responses_tar(rows))
+    bedrock = attach(pick_correct)
+
+    # when JudgeResponses runs
+    result = load_handler("judge_responses").lambda_handler(event, lambda_context)
+
+    # then the judge saw the prompt as text, and the pair is in TRL's conversational preference format
+    assert "user: How do I reset my password?" in user_text(bedrock.requests[0])
+    (pair,) = read_jsonl(result["pairs_uri"])
+    assert pair == {
+        "prompt": chat_prompt,
+        "chosen": [{"role": "assistant", "content": "correct: use Settings"}],
+        "rejected": [{"role": "assistant", "content": "wrong: call us"}],
+    }

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from keiko import aws
 from keiko.runs import RunStore
@@ -222,14 +222,15 @@ def test_callback_redelivery_succeeds_after_send_fails(waiting_execution, lambda
     callback = load_handler("training_job_callback")
     event = load_event("sagemaker-training-job-completed.json")
 
-    # given SendTaskSuccess fails once with an error the SDK does not retry
-    def deny_once(request, **_):
-        client.meta.events.unregister("before-send.sfn.SendTaskSuccess", deny_once)
-        body = json.dumps({"__type": "AccessDeniedException", "message": "not allowed"}).encode()
-        return AWSResponse(request.url, 400, {"x-amzn-ErrorType": "AccessDeniedException"}, _Raw(body))
+    # given SendTaskSuccess fails once with an error the SDK does not retry. A before-call hook answers
+    # before the request is sent, so moto never sees (and never consumes) the token.
+    def deny_once(**_):
+        client.meta.events.unregister("before-call.sfn.SendTaskSuccess", deny_once)
+        error = {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}
+        return SimpleNamespace(status_code=400, headers={}), {**error, "ResponseMetadata": {"HTTPStatusCode": 400}}
 
     client = aws.client("stepfunctions")
-    client.meta.events.register_first("before-send.sfn.SendTaskSuccess", deny_once)
+    client.meta.events.register_first("before-call.sfn.SendTaskSuccess", deny_once)
 
     # when EventBridge delivers the event, fails, and delivers it again
     with pytest.raises(ClientError, match="AccessDenied"):
@@ -239,11 +240,3 @@ def test_callback_redelivery_succeeds_after_send_fails(waiting_execution, lambda
     # then the second delivery resumes the state
     assert result["action"] == "task_success"
     assert wait_for(lambda: finished(sfn, execution_arn), "the execution to finish")["status"] == "SUCCEEDED"
-
-
-class _Raw:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def stream(self, **_):
-        yield self.data

@@ -130,7 +130,7 @@ def test_generate_job_asks_for_two_responses():
 
     request = build("generate", run)
 
-    assert request["HyperParameters"]["num_responses"] == "2"
+    assert request["HyperParameters"]["responses_per_prompt"] == "2"
     assert request["HyperParameters"]["num_prompts"] == str(run.parsed_recipe().preference.prompts)
     assert set(channels(request)) == {"model", "prompts"}
 

@@ -67,3 +67,16 @@ def test_generated_pairs_skip_bad_lines():
 def test_pairs_keep_the_seed_shape(record):
     assert to_pair(record) == ("Q", "A")
     assert from_pair("Q", "A", record) == record
+
+
+def test_chat_prompt_is_usable():
+    row = {
+        "prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+        "responses": ["a", "b"],
+    }
+
+    assert skip_reason(row) is None
+
+
+def test_prompt_of_other_type_is_missing():
+    assert skip_reason({"prompt": 42, "responses": ["a", "b"]}) == "missing prompt"

@@ -77,6 +77,11 @@ class JobCallback:
             logger.info("repeated terminal event ignored", extra={"status": status})
             return {"job_name": job_name, "action": "ignored", "reason": "already handled"}
 
+        if status != "Completed":
+            # Kept on the run record too, because SendTaskFailure's cause does not reach the Catch in
+            # every engine (moto 5.2.5 drops it), and MarkRunFailed falls back to this copy.
+            reason = detail.FailureReason or f"ended as {status}"
+            self.store.update_run(token_item["run_id"], failed_job=job_name, job_failure_reason=reason)
         try:
             action = self._send(token_item["task_token"], detail)
         except ClientError as exc:

@@ -81,7 +81,7 @@ def stage_spec(stage: str, run: StageInput) -> JobSpec:
         }
         extra = {
             "num_prompts": str(recipe.preference.prompts),
-            "num_responses": "2",
+            "responses_per_prompt": "2",
             "max_new_tokens": str(recipe.preference.max_new_tokens),
         }
         return JobSpec(stage, "generate.py", recipe, channels, extra, trains=False)

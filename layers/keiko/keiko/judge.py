@@ -1,7 +1,8 @@
 """JudgeResponses: an AI judge on Bedrock picks the better of two responses per prompt.
 
-generate.py writes `responses.jsonl` (`{"prompt": ..., "responses": [a, b]}`) into its model
-directory. The judge turns each usable row into a DPO pair `{"prompt", "chosen", "rejected"}` in
+generate.py writes `responses.jsonl` (`{"prompt": ..., "responses": [a, b]}`, the prompt as text or
+as chat messages) into its model directory. The judge turns each usable row into a DPO pair
+`{"prompt", "chosen", "rejected"}`, conversational when the prompt is, in
 `runs/<run-id>/preference/iteration-<n>/pairs.jsonl`. To offset the judges' known bias towards the
 first answer, the order the judge sees alternates with a hash of the prompt.
 """
@@ -25,10 +26,10 @@ MAX_RESPONSES_BYTES = 64 * 1024 * 1024
 JUDGE_WORKERS = 4
 JUDGE_SYSTEM = (
     "You compare two assistant responses to the same user prompt. Judge helpfulness, correctness and "
-    'safety. Reply with only a JSON object: {"winner": "A" or "B", "reason": "<one sentence>"}.'
+    'safety. Reply with only a JSON object: {"preferred": "A" or "B", "reason": "<one sentence>"}.'
 )
 _JSON_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
-_BARE_VERDICT = re.compile(r"^\W*(?:winner\W*)?([AB])\b", re.IGNORECASE)
+_BARE_VERDICT = re.compile(r"^\W*(?:(?:winner|preferred)\W*)?([AB])\b", re.IGNORECASE)
 
 
 class VerdictUnreadable(ValueError):
@@ -42,13 +43,16 @@ class Verdict:
 
 
 def parse_verdict(text: str) -> Verdict:
-    """Read the winner from the judge's reply: a JSON object, or a reply that starts with A or B."""
+    """Read the winner from the judge's reply: a JSON object with `preferred` (or `winner`), or a reply
+    that starts with A or B."""
     for candidate in _JSON_OBJECT.findall(text):
         try:
             data = json.loads(candidate)
         except json.JSONDecodeError:
             continue
-        winner = str(data.get("winner", "")).strip().upper() if isinstance(data, dict) else ""
+        if not isinstance(data, dict):
+            continue
+        winner = str(data.get("preferred", data.get("winner", ""))).strip().upper()
         if winner in {"A", "B"}:
             return Verdict(winner, str(data.get("reason", "")))
     match = _BARE_VERDICT.match(text)
@@ -58,13 +62,23 @@ def parse_verdict(text: str) -> Verdict:
 
 
 def judge_prompt(prompt: str, first: str, second: str) -> str:
-    return f"User prompt:\n{prompt}\n\nResponse A:\n{first}\n\nResponse B:\n{second}\n\nWhich response is better?"
+    # The system prompt carries the instructions, so the message ends with response B.
+    return f"Prompt:\n{prompt}\n\nResponse A:\n{first}\n\nResponse B:\n{second}"
+
+
+def prompt_text(prompt: Any) -> str | None:
+    """Return a prompt as text: a string as is, a chat prompt as `role: content` lines, else None."""
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, list) and all(isinstance(turn, dict) for turn in prompt):
+        return "\n".join(f"{turn.get('role', 'user')}: {turn.get('content', '')}" for turn in prompt)
+    return None
 
 
 def skip_reason(row: dict[str, Any]) -> str | None:
     """Explain why a responses row cannot become a pair, or return None."""
-    prompt, responses = row.get("prompt"), row.get("responses")
-    if not isinstance(prompt, str) or not prompt.strip():
+    text, responses = prompt_text(row.get("prompt")), row.get("responses")
+    if not text or not text.strip():
         return "missing prompt"
     if not isinstance(responses, list) or len(responses) < 2:
         return "fewer than two responses"
@@ -76,20 +90,31 @@ def skip_reason(row: dict[str, Any]) -> str | None:
     return None
 
 
+def preference_pair(prompt: Any, chosen: str, rejected: str) -> dict[str, Any]:
+    """Return a DPO record in the prompt's shape: plain text, or TRL's conversational preference format."""
+    if isinstance(prompt, str):
+        return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+    return {
+        "prompt": prompt,
+        "chosen": [{"role": "assistant", "content": chosen}],
+        "rejected": [{"role": "assistant", "content": rejected}],
+    }
+
+
 class Judge:
     def __init__(self, chat: BedrockChat, model_id: str) -> None:
         self.chat = chat
         self.model_id = model_id
 
-    def pair(self, row: dict[str, Any]) -> dict[str, str] | None:
-        """Return `{"prompt", "chosen", "rejected"}` for one row, or None when the judge cannot decide."""
-        prompt, (first, second) = row["prompt"], row["responses"][:2]
-        swapped = hashlib.sha256(prompt.encode("utf-8")).digest()[0] % 2 == 1
+    def pair(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """Return the preference pair of one row, or None when the judge cannot decide."""
+        text, (first, second) = prompt_text(row["prompt"]), row["responses"][:2]
+        swapped = hashlib.sha256(text.encode("utf-8")).digest()[0] % 2 == 1
         shown = (second, first) if swapped else (first, second)
         try:
             reply = self.chat.converse(
                 self.model_id,
-                judge_prompt(prompt, *shown),
+                judge_prompt(text, *shown),
                 task="judge",
                 system=JUDGE_SYSTEM,
                 max_tokens=256,
@@ -100,7 +125,7 @@ class Judge:
             logger.warning("judge skipped a prompt", extra={"error": type(exc).__name__, "cause": str(exc)})
             return None
         chosen, rejected = shown if verdict.winner == "A" else shown[::-1]
-        return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+        return preference_pair(row["prompt"], chosen, rejected)
 
 
 def judge_responses(

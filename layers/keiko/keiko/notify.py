@@ -62,6 +62,10 @@ def failure_message(failure: Failure | None) -> tuple[str, str]:
 def mark_run_failed(stage: StageInput, store: RunStore, notifier: Notifier) -> dict[str, Any]:
     """Record the run as FAILED with its reason, then publish `Run Failed`."""
     error, cause = failure_message(stage.failure)
+    if cause == error:
+        record = store.get_run(stage.run_id) or {}
+        if record.get("job_failure_reason"):
+            cause = f"{record.get('failed_job')}: {record['job_failure_reason']}"
     if stage.dataset and stage.dataset.report_uri and error == "DatasetInvalid":
         cause = f"{cause} Report: {stage.dataset.report_markdown_uri or stage.dataset.report_uri}"
 

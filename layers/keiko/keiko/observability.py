@@ -7,6 +7,7 @@ Service name, log level and metrics namespace come from the POWERTOOLS_* variabl
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -26,9 +27,16 @@ def find_run_id(event: Any) -> str | None:
     return None
 
 
+DEFAULT_NAMESPACE = "keiko"
+
+
 @lambda_handler_decorator
 def bind_run_id(handler, event, context):
     """Add the run id to every log line the handler writes."""
+    # Powertools reads the namespace when `Metrics()` is created. A process that imported this module
+    # before the variable was set (tests, the emulated account) reads it here instead.
+    if metrics.namespace is None:
+        metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
     run_id = find_run_id(event)
     if run_id:
         logger.append_keys(run_id=run_id)

@@ -23,8 +23,12 @@ GROUP_NAME_LENGTH = 63
 
 
 def package_group_name(run: StageInput) -> str:
+    """Return `keiko-<project>`, or the recipe's group; keiko's IAM policy covers only `keiko-*` groups,
+    so a configured name without that prefix gets it."""
     configured = run.parsed_recipe().registry.model_package_group
-    name = configured or f"keiko-{slugify(run.project) or 'default'}"
+    name = slugify(configured) if configured else slugify(run.project) or "default"
+    if not name.startswith("keiko-"):
+        name = f"keiko-{name}"
     return name[:GROUP_NAME_LENGTH].rstrip("-")
 
 

@@ -76,7 +76,7 @@ def parse_generated(text: str) -> list[tuple[str, str]]:
 
 def request_prompt(seeds: list[tuple[str, str]], count: int) -> str:
     examples = "\n".join(json.dumps({"instruction": i, "response": r}, ensure_ascii=False) for i, r in seeds)
-    return f"Examples:\n{examples}\n\nWrite {count} new pairs."
+    return f"Examples:\n{examples}\n\nWrite {count} new records."
 
 
 def generate_pairs(chat: BedrockChat, spec: SyntheticSpec, seeds: list[tuple[str, str]]) -> list[tuple[str, str]]:
