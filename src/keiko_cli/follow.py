@@ -97,27 +97,49 @@ class RunFollower:
         print(f"    … {job.name}: step {match['step']}: {match['name']} {float(match['value']):.4g}")
 
 
-def print_summary(account: Any, description: dict[str, Any]) -> None:
+def print_summary(description: dict[str, Any]) -> None:
     """Print the run id, status, metrics before and after, the model package and the report."""
     output = json.loads(description.get("output") or "{}")
     run_input = json.loads(description.get("input") or "{}")
-    print()
-    print(f"Run       {description['name']}")
-    print(f"Status    {description['status']}")
-    summary = output.get("summary") or {}
-    for label, key in (
-        ("Report", "report_uri"),
-        ("Eval loss", "eval_loss"),
-        ("Perplexity", "perplexity"),
-        ("Preference", "preference"),
-        ("Package", "model_package_arn"),
-    ):
-        if key in summary:
-            value = summary[key]
-            if isinstance(value, dict):
-                value = ", ".join(f"{name} {item}" for name, item in value.items())
-            print(f"{label:<10}{value}")
+    dataset = output.get("dataset") or {}
+    plan = output.get("plan") or {}
+    rows = [
+        ("Run", description["name"]),
+        ("Status", description["status"]),
+        ("Dataset", f"s3://{run_input.get('bucket', '')}/{run_input.get('dataset_key', '')}"),
+    ]
+    if dataset:
+        rows.append(("Records", f"{dataset.get('train_records')} train, {dataset.get('eval_records')} evaluation"))
+        rows.append(("Report", dataset.get("report_markdown_uri") or dataset.get("report_uri")))
+    if plan:
+        rows.append(("Plan", f"{plan['instance_count']} x {plan['instance_type']}, about {plan['estimated_usd']} USD"))
+    for label, key in (("SFT", "evaluation"), ("DPO", "preference_evaluation")):
+        evaluation = output.get(key)
+        if evaluation:
+            rows.append((f"{label} loss", _before_after(evaluation, "eval_loss")))
+            rows.append((f"{label} ppl", _before_after(evaluation, "perplexity")))
+    registration = output.get("registration") or {}
+    if registration:
+        rows.append(("Package", registration.get("model_package_arn")))
     if description["status"] != "SUCCEEDED":
-        print(f"Error     {description.get('error', '')}: {description.get('cause', '')}")
-    if run_input.get("dataset_key"):
-        print(f"Dataset   s3://{run_input.get('bucket', '')}/{run_input['dataset_key']}")
+        rows.append(("Error", description.get("error", "")))
+        rows.append(("Cause", _cause_message(description.get("cause", ""))))
+
+    print()
+    for label, value in rows:
+        print(f"{label:<10} {value}")
+
+
+def _before_after(evaluation: dict[str, Any], metric: str) -> str:
+    before, after = evaluation.get(f"base_{metric}"), evaluation.get(f"candidate_{metric}")
+    if before is None or after is None:
+        return "not measured"
+    return f"{before:.4f} before, {after:.4f} after"
+
+
+def _cause_message(cause: str) -> str:
+    """Return the errorMessage of a Lambda error cause, or the cause itself."""
+    try:
+        return json.loads(cause).get("errorMessage", cause)
+    except (ValueError, AttributeError):
+        return cause

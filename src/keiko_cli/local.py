@@ -83,7 +83,7 @@ def run_local(args: argparse.Namespace) -> int:
             print("No run started for the upload. Check the intake function's log above.")
             return 1
         result = follower.follow(execution, timeout_s=args.timeout)
-        print_summary(account, result)
+        print_summary(result)
         return 0 if result["status"] == "SUCCEEDED" else 1
 
 
