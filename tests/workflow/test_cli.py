@@ -1,0 +1,122 @@
+"""`keiko local run` and `keiko invoke` against template.yaml in the emulated account."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import DEMO_DATASET, ROOT
+
+from keiko_cli.main import main
+
+pytestmark = [pytest.mark.workflow, pytest.mark.xdist_group("workflow")]
+
+TINY_HUB_ID = "keiko-tests/tiny-llama"
+
+
+def test_invoke_runs_handler_with_event(tmp_path, capsys):
+    # Given a sample event from events/
+    event = ROOT / "events" / "plan_training.json"
+
+    # When one function runs with it
+    status = main(["invoke", "PlanTrainingFunction", "--event", str(event), "--workdir", str(tmp_path)])
+
+    # Then it prints the handler's result
+    output = capsys.readouterr().out
+    assert status == 0
+    result = json.loads(output[output.index("{\n") :])
+    assert result["instance_type"].startswith("ml.")
+    assert result["within_budget"] is True
+
+
+def test_invoke_unknown_function_lists_functions(tmp_path, capsys):
+    status = main(
+        ["invoke", "NoSuchFunction", "--event", str(ROOT / "events" / "plan_training.json"), "--workdir", str(tmp_path)]
+    )
+
+    output = capsys.readouterr().out
+    assert status == 2
+    assert "no function 'NoSuchFunction'" in output
+    assert "IntakeFunction" in output
+
+
+def test_invoke_handler_error_exits_1(tmp_path, capsys):
+    # Given an event the handler rejects
+    event = tmp_path / "bad.json"
+    event.write_text(json.dumps({"run_id": "not a run"}))
+
+    # When the function runs with it
+    status = main(["invoke", "PlanTrainingFunction", "--event", str(event), "--workdir", str(tmp_path)])
+
+    # Then the runtime's error payload is printed and the exit status is 1
+    output = capsys.readouterr().out
+    assert status == 1
+    assert '"errorType"' in output
+
+
+def test_invoke_missing_event_file_exits_2(tmp_path, capsys):
+    status = main(["invoke", "PlanTrainingFunction", "--event", str(tmp_path / "missing.json")])
+
+    assert status == 2
+    assert "not found" in capsys.readouterr().out
+
+
+@pytest.mark.training
+def test_local_run_follows_run_to_success(tmp_path, tiny_model_dir, capsys):
+    # Given a tiny model installed in the local hub cache under a hub id, and a recipe naming it
+    from keiko_local.models import install_into_hub_cache
+
+    workdir = tmp_path / "local"
+    install_into_hub_cache(tiny_model_dir, workdir / "hf-home", repo_id=TINY_HUB_ID)
+    recipe = tmp_path / "keiko.yaml"
+    recipe.write_text(
+        "method: sft\n"
+        f"model:\n  base: {TINY_HUB_ID}\n  parameters_billion: 0.0001\n"
+        "hyperparameters:\n  profile: local\n"
+        "dataset:\n  max_length: 256\n  eval_fraction: 0.2\n"
+        "preference:\n  enabled: true\n  prompts: 4\n  max_new_tokens: 16\n"
+    )
+
+    # When keiko local run uploads the demo dataset and follows the run
+    status = main(
+        [
+            "local",
+            "run",
+            str(DEMO_DATASET),
+            "--recipe",
+            str(recipe),
+            "--project",
+            "cli",
+            "--workdir",
+            str(workdir),
+            "--timeout",
+            "900",
+        ]
+    )
+
+    # Then every state is printed as it starts and ends, and the summary shows the outcome
+    output = capsys.readouterr().out
+    assert status == 0, output
+    assert "▶ ValidateDataset" in output
+    assert "✔ NotifyRunSucceeded" in output
+    assert "Status     SUCCEEDED" in output
+    assert "SFT loss   " in output
+    assert "Package    arn:aws:sagemaker:" in output
+
+
+def test_local_run_rejects_invalid_recipe(tmp_path, capsys):
+    recipe = tmp_path / "keiko.yaml"
+    recipe.write_text("method: sft\nmodel:\n  base: x\npeft:\n  r: 0\n")
+
+    status = main(["local", "run", str(DEMO_DATASET), "--recipe", str(recipe), "--workdir", str(tmp_path)])
+
+    output = capsys.readouterr().out
+    assert status == 2
+    assert "peft.r" in output
+
+
+def test_local_run_missing_dataset_exits_2(tmp_path, capsys):
+    status = main(["local", "run", str(tmp_path / "missing.jsonl"), "--workdir", str(tmp_path)])
+
+    assert status == 2
+    assert "not found" in capsys.readouterr().out
