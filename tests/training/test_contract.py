@@ -158,8 +158,9 @@ def test_find_model_folder_rejects_empty(tmp_path: Path) -> None:
         ({"method": "sft", "model_name_or_path": "m"}, {"base": "BASE"}, "missing input channel TRAIN"),
         ({"method": "dpo", "model_name_or_path": "m"}, {"base": "BASE", "train": "SFT_DATA"}, "record 1: dpo needs"),
         ({"method": "kto", "model_name_or_path": "m"}, {"base": "BASE", "train": "KTO_ONE_LABEL"}, "both desirable"),
+        ({"method": "distill", "model_name_or_path": "m"}, {"base": "BASE", "train": "PROMPTS"}, "give the TEACHER"),
     ],
-    ids=["method", "learning-rate", "train-channel", "columns", "kto-labels"],
+    ids=["method", "learning-rate", "train-channel", "columns", "kto-labels", "distill-prompts"],
 )
 @pytest.mark.training
 def test_failure_reason_written(
@@ -170,6 +171,7 @@ def test_failure_reason_written(
         "BASE": tiny_base,
         "SFT_DATA": write_jsonl(tmp_path / "sft", records_for("prompt-completion")),
         "KTO_ONE_LABEL": write_jsonl(tmp_path / "kto", [r for r in records_for("unpaired") if r["label"]]),
+        "PROMPTS": write_jsonl(tmp_path / "prompts", records_for("prompt")),
     }
 
     # When train.py runs

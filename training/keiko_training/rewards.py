@@ -27,11 +27,19 @@ def normalize(text: str) -> str:
     return " ".join(text.strip().lower().split())
 
 
-def exact_match(completions: list[Any], answer: list[Any] | None = None, **_: Any) -> list[float]:
-    """1.0 when the completion, normalised, equals the record's `answer` column, else 0.0."""
-    if answer is None:
-        raise ContractError("the exact_match reward needs an 'answer' column in every training record")
-    return [float(normalize(completion_text(c)) == normalize(str(a))) for c, a in zip(completions, answer, strict=True)]
+def make_exact_match(column: str = "answer") -> RewardFunction:
+    """1.0 when the completion, normalised, equals the record's reference answer in `column`, else 0.0."""
+
+    def exact_match(completions: list[Any], **columns: Any) -> list[float]:
+        answers = columns.get(column)
+        if answers is None:
+            raise ContractError(f"the exact_match reward needs a {column!r} column in every training record")
+        return [
+            float(normalize(completion_text(completion)) == normalize(str(answer)))
+            for completion, answer in zip(completions, answers, strict=True)
+        ]
+
+    return exact_match
 
 
 def make_format_reward(pattern: str) -> RewardFunction:

@@ -85,7 +85,6 @@ def trainer_arguments(job: Job) -> dict[str, Any]:
         # Without a GPU, torchrun processes only form one data-parallel job when marked as CPU
         # processes (accelerate then uses the gloo backend).
         "use_cpu": not cuda_available(),
-        "ddp_backend": None if cuda_available() else "gloo",
         "report_to": "none",
         "disable_tqdm": True,
         "dataloader_num_workers": 0,

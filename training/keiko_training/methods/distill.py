@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..contract import ContractError
 from ..models import ModelSource, load_causal_lm, resolve_source
 from ..runtime import Job, metric_callback, trainer_arguments
 from .policy import policy_model
@@ -28,10 +29,16 @@ def teacher_source(job: Job) -> ModelSource | None:
 
 def build_distill(job: Job) -> tuple[Any, str, str | None]:
     teacher = teacher_source(job)
+    columns = set(job.train_dataset.column_names)
     if teacher is None:
+        if "messages" not in columns and "completion" not in columns:
+            raise ContractError(
+                "distill without a teacher trains SFT on teacher-written answers, but the records have only "
+                "prompts: give the TEACHER channel or teacher_model_name_or_path, or records with messages "
+                "or prompt and completion"
+            )
         job.notes.append("no teacher model: trained with SFT on the teacher-written records")
         return build_sft(job)
-    columns = set(job.train_dataset.column_names)
     if "messages" not in columns and "completion" not in columns:
         return _build_on_policy(job, teacher)
     return _build_gkd(job, teacher)

@@ -24,9 +24,12 @@ def reward_functions(job: Job) -> tuple[list[Any], list[Any]]:
     for name in hp.reward_functions:
         tokenizer = None
         if name == "exact_match":
-            function = rewards.exact_match
-            if "answer" not in job.train_dataset.column_names:
-                raise ContractError("the exact_match reward needs an 'answer' column in the training records")
+            function = rewards.make_exact_match(hp.answer_column)
+            if hp.answer_column not in job.train_dataset.column_names:
+                raise ContractError(
+                    f"the exact_match reward needs the answer column {hp.answer_column!r} in the training "
+                    f"records, which have {job.train_dataset.column_names}: set answer_column"
+                )
         elif name == "format":
             function = rewards.named(rewards.make_format_reward(hp.format_pattern), "format")
         elif name == "length":
