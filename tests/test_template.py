@@ -98,7 +98,7 @@ def test_template_passes_sam_validate_lint():
 
 
 class NoManagedPolicies:
-    """samtranslator asks for managed policy ARNs only when a template names one; this one does not."""
+    """samtranslator loads managed policy ARNs only for policies named in a template, and this one names none."""
 
     def load(self) -> dict[str, str]:
         return {}

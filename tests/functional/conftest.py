@@ -1,8 +1,9 @@
 """Fixtures for handler tests on moto: an emulated account with the template's resources and env vars.
 
 Handlers are imported from functions/<name>/app.py by path, as Lambda would load them, and called
-with the sample events from events/. Bedrock Converse, which moto lacks, is answered by a botocore
-`before-send` hook that the tests register on the client they hand to the code under test.
+with the sample events from events/. moto lacks Bedrock Converse, so each test that needs it registers
+a botocore `before-send` hook (ConverseStandIn) on keiko's bedrock-runtime client, which returns the
+response while botocore's retry logic still runs.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def aws_environment(monkeypatch) -> None:
         "KEIKO_TRAINING_IMAGE_URI": "123456789012.dkr.ecr.us-east-1.amazonaws.com/keiko-training:latest",
         "KEIKO_TRAINING_CODE_KEY": "code/keiko-training/sourcedir.tar.gz",
         # botocore runs every before-send handler, and moto's raises NotImplementedError for Converse
-        # on bedrock-runtime URLs. Another endpoint keeps moto out, and ConverseStandIn answers before
-        # any connection is made.
+        # on bedrock-runtime URLs. Another endpoint keeps moto out, and ConverseStandIn returns the
+        # response before any connection is made.
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": "http://localhost:9",
     }
     for name, value in variables.items():
@@ -188,7 +189,7 @@ def converse_reply(text: str | None = None, blocks: list[dict[str, Any]] | None 
 
 
 class ConverseStandIn:
-    """Answer Bedrock Converse requests of one client from a responder, recording each request."""
+    """Return Bedrock Converse responses for one client from a responder, recording each request."""
 
     def __init__(self, responder: Callable[[dict[str, Any]], AWSResponse]) -> None:
         self.responder = responder

@@ -1,4 +1,4 @@
-"""JudgeResponses and GenerateSyntheticData on moto, with Bedrock Converse answered by a botocore
+"""JudgeResponses and GenerateSyntheticData on moto, with Bedrock Converse responses returned by a botocore
 `before-send` hook (moto has no Converse), so the SDK's own retry logic still runs."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def user_text(request: dict) -> str:
 
 
 def pick_correct(request: dict):
-    """Judge like a careful reviewer: the response that says 'correct' wins."""
+    """Judge like a careful reviewer: the response containing 'correct' wins."""
     shown_a = user_text(request).split("Response A:\n", 1)[1].split("\n\nResponse B:", 1)[0]
     return converse_reply(json.dumps({"winner": "A" if "correct" in shown_a else "B", "reason": "accurate"}))
 
@@ -78,13 +78,13 @@ def attach(responder) -> ConverseStandIn:
 
 
 def test_judge_writes_pairs_with_the_better_answer_chosen(judge_event, lambda_context):
-    # given responses of which two rows are usable, and a judge that prefers correct answers
+    # given responses of which two rows are usable, and a judge that prefers correct responses
     bedrock = attach(pick_correct)
 
     # when JudgeResponses runs
     result = load_handler("judge_responses").lambda_handler(judge_event, lambda_context)
 
-    # then pairs.jsonl holds the two usable prompts, with the correct answer chosen
+    # then pairs.jsonl contains the two usable prompts, with the correct answer chosen
     assert result["pairs"] == 2
     assert result["skipped"] == 2
     assert result["pairs_uri"].endswith(f"runs/{judge_event['run_id']}/preference/iteration-1/pairs.jsonl")
@@ -157,7 +157,7 @@ def test_bedrock_throttling_after_retries_is_transient(aws_environment):
         BedrockChat(client).converse("model", "hello", task="judge")
 
 
-def test_bedrock_access_denied_says_how_to_enable_the_model(aws_environment):
+def test_bedrock_access_denied_names_the_fix(aws_environment):
     from keiko.bedrock import BedrockChat
     from keiko.errors import BedrockRequestFailed
 
@@ -191,7 +191,7 @@ def synthetic_reply(request: dict):
     return converse_reply("\n".join(lines))
 
 
-def test_synthetic_data_appends_new_pairs_to_the_training_split(account, lambda_context):
+def test_synthetic_data_extends_training_split(account, lambda_context):
     # given a training split of three chat records and a recipe asking for four synthetic records
     event = load_event("generate_synthetic_data.json")
     event["recipe"]["synthetic"] = {**event["recipe"]["synthetic"], "enabled": True, "records": 4}

@@ -95,7 +95,7 @@ def test_plan_training_flags_over_budget(account, lambda_context):
 
 
 def test_compare_checkpoints_reads_metrics_and_applies_gates(account, lambda_context):
-    # given an evaluation job whose model.tar.gz holds metrics.json
+    # given an evaluation job whose model.tar.gz contains metrics.json
     event = load_event("compare_checkpoints.json")
     metrics = {
         "base": {"eval_loss": 2.4, "perplexity": 11.0},

@@ -59,7 +59,7 @@ def test_submit_retry_uses_a_new_job_name(account, lambda_context):
     assert retried["job_name"].endswith("-train-2")
 
 
-def test_submit_without_training_code_says_how_to_upload_it(account, lambda_context):
+def test_submit_without_training_code_fails(account, lambda_context):
     from keiko.errors import TrainingJobSubmissionFailed
 
     with pytest.raises(TrainingJobSubmissionFailed, match="keiko.packaging"):
@@ -202,7 +202,7 @@ def test_callback_ignores_jobs_without_token(account, lambda_context):
     }
 
 
-def test_callback_ignores_token_the_execution_no_longer_waits_for(waiting_execution, lambda_context):
+def test_callback_ignores_gone_token(waiting_execution, lambda_context):
     # given a stored token Step Functions does not know, so SendTaskSuccess raises InvalidToken
     job_name = load_event("sagemaker-training-job-completed.json")["detail"]["TrainingJobName"]
     RunStore("keiko-runs").put_task_token(job_name, "unknown-token", "demo-run-36bbab24db9a", "train", 30)
@@ -222,7 +222,7 @@ def test_callback_redelivery_succeeds_after_send_fails(waiting_execution, lambda
     callback = load_handler("training_job_callback")
     event = load_event("sagemaker-training-job-completed.json")
 
-    # given SendTaskSuccess fails once with an error the SDK does not retry. A before-call hook answers
+    # given SendTaskSuccess fails once with an error the SDK does not retry. A before-call hook returns it
     # before the request is sent, so moto never sees (and never consumes) the token.
     def deny_once(**_):
         client.meta.events.unregister("before-call.sfn.SendTaskSuccess", deny_once)

@@ -73,7 +73,7 @@ def test_job_name_always_valid(project, name, stage, attempt):
     assert run_id[-12:] in job_name
 
 
-def test_job_name_keeps_hash_when_run_id_is_long():
+def test_long_job_name_keeps_hash():
     run_id = make_run_id("p" * 80, "n" * 80, "b", "k", "v")
 
     job_name = make_job_name(run_id, "dpo-evaluate", 12)

@@ -52,6 +52,6 @@ def test_archive_changes_with_the_code(tmp_path):
     assert build_training_sourcedir(tmp_path) != build_training_sourcedir()
 
 
-def test_archive_outside_a_source_tree_says_what_is_missing(tmp_path):
+def test_archive_needs_source_tree(tmp_path):
     with pytest.raises(FileNotFoundError, match="training/keiko_training"):
         build_training_sourcedir(tmp_path)

@@ -30,7 +30,7 @@ class ContextLengthExceeded(BedrockRequestFailed):
 
 
 def _is_context_length_error(exc: ClientError) -> bool:
-    # Bedrock reports an over-long prompt as a plain ValidationException; only its message tells it apart.
+    # Bedrock reports an over-long prompt as a plain ValidationException; only its message distinguishes it.
     message = exc.response.get("Error", {}).get("Message", "").lower()
     return any(marker in message for marker in ("too long", "context length", "context window", "too many tokens"))
 

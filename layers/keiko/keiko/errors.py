@@ -22,7 +22,7 @@ class TrainingJobSubmissionFailed(KeikoError):
 
 
 class EvaluationMetricsMissing(KeikoError):
-    """An evaluation job finished but its model.tar.gz holds no readable metrics.json."""
+    """An evaluation job finished but its model.tar.gz contains no readable metrics.json."""
 
 
 class BedrockRequestFailed(KeikoError):

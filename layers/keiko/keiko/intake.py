@@ -150,7 +150,10 @@ class Intake:
             raise_if_transient(exc, f"GetObject s3://{bucket}/{key}")
             raise
         if response.get("ContentLength", 0) > MAX_RECIPE_BYTES:
-            raise RecipeError(f"s3://{bucket}/{key}: recipe is larger than {MAX_RECIPE_BYTES} bytes")
+            raise RecipeError(
+                f"s3://{bucket}/{key}: recipe is larger than {MAX_RECIPE_BYTES} bytes; "
+                "check that the key names a recipe"
+            )
         return response["Body"].read()
 
     def _current_version(self, dataset: DatasetObject) -> str | None:

@@ -30,7 +30,7 @@ class JobSpecError(ValueError):
 
 @dataclass(frozen=True)
 class JobSpec:
-    """What differs between the jobs of a run: script, recipe, inputs and extra hyperparameters."""
+    """The parts of a job that differ by stage: script, recipe, inputs and extra hyperparameters."""
 
     stage: str
     program: str

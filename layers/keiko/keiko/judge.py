@@ -4,7 +4,7 @@ generate.py writes `responses.jsonl` (`{"prompt": ..., "responses": [a, b]}`, th
 as chat messages) into its model directory. The judge turns each usable row into a DPO pair
 `{"prompt", "chosen", "rejected"}`, conversational when the prompt is, in
 `runs/<run-id>/preference/iteration-<n>/pairs.jsonl`. To offset the judges' known bias towards the
-first answer, the order the judge sees alternates with a hash of the prompt.
+first answer, the order of the two responses alternates with a hash of the prompt.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Lifecycle news: the run record's final status, an SNS message and an EventBridge event.
 
 Events use source `keiko` and the detail types `Run Started`, `Run Succeeded` and `Run Failed`, so
-rules can route them; the SNS message is the human-readable form of the same news.
+rules can route them. The SNS message is the human-readable form of the same news.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Build the training code archive (`sourcedir.tar.gz`) that every SageMaker job runs.
 
-The archive holds `training/*.py` at its root (so `sagemaker_program=train.py` resolves), with
+The archive contains `training/*.py` at its root (so `sagemaker_program=train.py` resolves), with
 `training/requirements.txt` when present, the `keiko_training` package and the `keiko` package (the
 recipe model). It is byte-for-byte reproducible:
 sorted entries, zero timestamps and owners, fixed modes, and a gzip header without name or time. It

@@ -1,8 +1,8 @@
 """The state payloads the lifecycle passes between stages.
 
-Payloads carry S3 URIs and small summaries only: Step Functions limits a state's data to 256 KB.
-The execution input is a `RunInput`; each stage adds its result under its own key (`dataset`, `plan`,
-`training`, ...), and each handler validates the part it reads with one of these models.
+Payloads carry S3 URIs and small summaries only, because Step Functions limits a state's data to
+256 KB. The execution input is a `RunInput`. Each stage adds its result under its own key (`dataset`,
+`plan`, `training`, ...), and each handler validates the part it reads with one of these models.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class RunInput(Payload):
 
 
 class DatasetResult(Payload):
-    """What ValidateDataset (and GenerateSyntheticData, which extends the training split) returns."""
+    """Result of ValidateDataset, or of GenerateSyntheticData, which extends the training split."""
 
     valid: bool
     format: str | None = None
@@ -80,7 +80,7 @@ class PlanResult(Payload):
 
 
 class JobResult(Payload):
-    """What TrainingJobCallback sends as task success when a job completes."""
+    """Task success output that TrainingJobCallback sends when a job completes."""
 
     job_name: str
     status: str
@@ -91,7 +91,7 @@ class JobResult(Payload):
 
 
 class EvaluationResult(Payload):
-    """What CompareCheckpoints returns: held-out loss and perplexity before and after, and the gates."""
+    """Result of CompareCheckpoints: held-out loss and perplexity before and after, and the gates."""
 
     metrics_uri: str
     base_eval_loss: float | None
@@ -104,7 +104,7 @@ class EvaluationResult(Payload):
 
 
 class PreferenceResult(Payload):
-    """What JudgeResponses returns: the chosen/rejected pairs file and counts."""
+    """Result of JudgeResponses: the chosen/rejected pairs file and counts."""
 
     iteration: int
     pairs_uri: str

@@ -1,7 +1,7 @@
 """Render the recipe reference tables in docs/run-config.md from the recipe model.
 
 The tables between the `recipe-reference` markers are generated, so a field added to the model shows up
-in the docs once this runs; tests/unit/test_run_config_doc.py fails while the docs are stale.
+in the docs once this runs. tests/unit/test_run_config_doc.py fails while the docs are stale.
 
     python -m keiko.recipe_reference docs/run-config.md
 """

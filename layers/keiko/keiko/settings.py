@@ -14,11 +14,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class SettingsError(RuntimeError):
-    """The Lambda environment lacks a variable or holds an invalid value."""
+    """The Lambda environment lacks a variable or contains an invalid value."""
 
 
 class StorageSettings(BaseSettings):
-    """Where runs live: the data bucket and the run table."""
+    """Storage of runs: the data bucket and the run table."""
 
     model_config = SettingsConfigDict(env_prefix="KEIKO_", frozen=True, extra="ignore")
 
@@ -28,7 +28,7 @@ class StorageSettings(BaseSettings):
 
 
 class NotifySettings(StorageSettings):
-    """Where lifecycle news goes: the SNS topic and the EventBridge bus."""
+    """Destinations of lifecycle news: the SNS topic and the EventBridge bus."""
 
     topic_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:sns:")]
     event_bus_name: str = "default"
@@ -41,7 +41,7 @@ class IntakeSettings(NotifySettings):
 
 
 class JobSettings(StorageSettings):
-    """What a SageMaker training job needs: the image, the training code and the execution role."""
+    """Inputs of a SageMaker training job: the image, the training code and the execution role."""
 
     training_image_uri: Annotated[str, Field(min_length=1)]
     training_code_key: Annotated[str, Field(min_length=1)]

@@ -1,6 +1,6 @@
 """GenerateSyntheticData: new instruction/response pairs from seed examples, via Bedrock Converse.
 
-The model sees `synthetic.seed_examples` records from the training split and returns new pairs as
+The model is shown `synthetic.seed_examples` records from the training split and returns new pairs as
 JSON Lines. Pairs that are malformed, empty, or repeat a seed or each other are dropped. The kept
 records are written to `runs/<run-id>/synthetic/records.jsonl` and appended to a copy of the
 training split, whose URI replaces `dataset.train_uri` for training.
@@ -111,8 +111,8 @@ def generate_synthetic_data(
     if not dataset.train_uri:
         raise SyntheticDataError("cannot generate synthetic data: the dataset result has no train_uri")
     train_bucket, train_key = split_uri(dataset.train_uri)
-    # NOTE: the whole training split is read into memory to append to it, which bounds the split by the
-    # function's memory; a multipart UploadPartCopy would lift that limit.
+    # NOTE: the whole training split is read into memory to append to it, so the function's memory
+    # bounds the split. A multipart UploadPartCopy would lift that limit.
     train_body = s3.get_object(Bucket=train_bucket, Key=train_key)["Body"].read()
     head = train_body[:MAX_TRAIN_BYTES_READ].rsplit(b"\n", 1)[0]
     records = list(read_jsonl(head, dataset.train_uri))
