@@ -216,15 +216,15 @@ def transitions(state: dict[str, Any]) -> list[str]:
     return [target for target in targets if target]
 
 
-def all_states(definition: dict[str, Any]):
-    """Yield (name, state) for every state, including those inside Map and Parallel states."""
+def all_states(definition: dict[str, Any], enclosing: dict[str, Any] | None = None):
+    """Yield (name, state, enclosing Map or Parallel state or None) for every state, nested ones included."""
     for name, state in definition["States"].items():
-        yield name, state
+        yield name, state, enclosing
         for branch in state.get("Branches", []):
-            yield from all_states(branch)
+            yield from all_states(branch, state)
         for key in ("Iterator", "ItemProcessor"):
             if key in state:
-                yield from all_states(state[key])
+                yield from all_states(state[key], state)
 
 
 def check_graph(definition: dict[str, Any], where: str) -> list[str]:
@@ -258,7 +258,7 @@ def test_state_machine_graph_is_complete(path):
 
     # when its graph is walked, and each Map or Parallel branch too
     problems = check_graph(definition, path.name)
-    for name, state in all_states(definition):
+    for name, state, _ in all_states(definition):
         for index, branch in enumerate(state.get("Branches", [])):
             problems += check_graph(branch, f"{path.name} {name} branch {index}")
         for key in ("Iterator", "ItemProcessor"):
@@ -273,11 +273,13 @@ def test_state_machine_graph_is_complete(path):
 def test_every_task_retries_and_catches(path):
     definition = load_definition(path)
 
-    tasks = {name: state for name, state in all_states(definition) if state["Type"] == "Task"}
+    tasks = {name: (state, enclosing) for name, state, enclosing in all_states(definition) if state["Type"] == "Task"}
 
     assert tasks
-    for name, state in tasks.items():
-        caught = {error for catcher in state.get("Catch", []) for error in catcher["ErrorEquals"]}
+    for name, (state, enclosing) in tasks.items():
+        # A task inside a Map or Parallel state is covered by that state's Catch.
+        catching = enclosing if enclosing is not None else state
+        caught = {error for catcher in catching.get("Catch", []) for error in catcher["ErrorEquals"]}
         retried = {error for retrier in state.get("Retry", []) for error in retrier["ErrorEquals"]}
         assert "States.ALL" in caught, f"{name} has no Catch for States.ALL"
         assert "Lambda.TooManyRequestsException" in retried, f"{name} does not retry Lambda throttling"
@@ -290,7 +292,7 @@ def test_every_task_token_wait_has_a_timeout(path):
 
     waits = {
         name: state
-        for name, state in all_states(definition)
+        for name, state, _ in all_states(definition)
         if state["Type"] == "Task" and state["Resource"].endswith(".waitForTaskToken")
     }
 
@@ -303,7 +305,7 @@ def test_state_names_and_comments_read_well(path):
     definition = load_definition(path)
 
     assert len(definition.get("Comment", "")) > 40, "the machine needs a prose Comment"
-    for name, _ in all_states(definition):
+    for name, _, _ in all_states(definition):
         assert PASCAL_CASE.match(name), f"state {name!r} is not PascalCase verb-object"
 
 
@@ -315,7 +317,7 @@ def test_definition_avoids_what_the_local_engine_gets_wrong(path):
 
     assert not re.search(r'"\$[^"]*\[\d+\][^"]*"', text), "use States.ArrayGetItem instead of [n] in paths"
     assert definition.get("QueryLanguage", "JSONPath") == "JSONPath"
-    for name, state in all_states(definition):
+    for name, state, _ in all_states(definition):
         assert "Assign" not in state, f"{name} uses Assign"
         assert state.get("QueryLanguage", "JSONPath") == "JSONPath", f"{name} uses JSONata"
 

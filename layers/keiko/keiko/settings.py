@@ -27,6 +27,13 @@ class StorageSettings(BaseSettings):
     task_token_ttl_days: Annotated[int, Field(ge=1, le=365)] = 30
 
 
+class ValidationSettings(StorageSettings):
+    """Sizes that decide when ValidateDatasetSlices validates a dataset in parallel byte ranges."""
+
+    validation_slice_threshold_bytes: Annotated[int, Field(ge=1)] = 512 * 1024 * 1024
+    validation_slice_bytes: Annotated[int, Field(ge=2 * 1024 * 1024)] = 256 * 1024 * 1024
+
+
 class NotifySettings(StorageSettings):
     """Destinations of lifecycle news: the SNS topic and the EventBridge bus."""
 

@@ -10,16 +10,23 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from keiko import callback, evaluation, judge, notify, planning, registry, synthetic
+from keiko import callback, evaluation, judge, notify, planning, registry, synthetic, validation_plan
 from keiko.aws import client
 from keiko.bedrock import BedrockChat
 from keiko.errors import InvalidStageInput
 from keiko.intake import Intake
 from keiko.observability import logger
-from keiko.payloads import DatasetResult, JobResult, StageInput
+from keiko.payloads import DatasetResult, JobResult, RunInput, StageInput
 from keiko.recipe import format_validation_error
 from keiko.runs import RunStore
-from keiko.settings import IntakeSettings, JobSettings, NotifySettings, StorageSettings, load_settings
+from keiko.settings import (
+    IntakeSettings,
+    JobSettings,
+    NotifySettings,
+    StorageSettings,
+    ValidationSettings,
+    load_settings,
+)
 from keiko.submit import JobSubmitter, SubmitInput
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -38,24 +45,64 @@ def start_runs(event: dict[str, Any]) -> dict[str, Any]:
     return {"runs": Intake(load_settings(IntakeSettings)).handle(event)}
 
 
+def plan_validation(event: dict[str, Any]) -> dict[str, Any]:
+    """PlanValidation: choose one pass or parallel byte ranges for the dataset."""
+    run = parse(RunInput, event)
+    plan = validation_plan.plan_validation(client("s3"), run, load_settings(ValidationSettings))
+    logger.info("validation planned", extra={"size": plan["size"], "slices": len(plan["slices"])})
+    return plan
+
+
+def _validation_options(run: StageInput) -> dict[str, Any]:
+    recipe = run.parsed_recipe()
+    return {
+        "bucket": run.bucket,
+        "key": run.dataset_key,
+        "version_id": run.version_id,
+        "method": recipe.method,
+        "max_length": recipe.dataset.max_length,
+        "eval_fraction": recipe.dataset.eval_fraction,
+        "seed": recipe.dataset.seed,
+        "output_prefix": run.run_prefix,
+    }
+
+
+def validate_dataset_slice(event: dict[str, Any]) -> dict[str, Any]:
+    """ValidateDatasetSlice: validate the records that start in one byte range."""
+    from keiko.datasets import validate_s3_slice
+
+    run = parse(StageInput, event.get("run") if isinstance(event, dict) else None)
+    byte_range = event.get("slice") or {}
+    if not {"index", "start", "end"} <= set(byte_range):
+        raise InvalidStageInput(f"ValidateDatasetSlice needs slice.index, slice.start and slice.end, got {byte_range}")
+    return validate_s3_slice(
+        client("s3"),
+        index=byte_range["index"],
+        start=byte_range["start"],
+        end=byte_range["end"],
+        **_validation_options(run),
+    )
+
+
+def merge_dataset_slices(event: dict[str, Any]) -> dict[str, Any]:
+    """MergeDatasetSlices: join the slices' reports and splits into one validation result."""
+    from keiko.datasets import merge_s3_slices
+
+    run = parse(StageInput, event)
+    slices = (event.get("validation_plan") or {}).get("slices") or []
+    if not slices:
+        raise InvalidStageInput("MergeDatasetSlices needs the PlanValidation result under 'validation_plan'")
+    summary = merge_s3_slices(client("s3"), slice_count=len(slices), **_validation_options(run))
+    return parse(DatasetResult, summary.model_dump(mode="json")).model_dump(mode="json")
+
+
 def validate_dataset(event: dict[str, Any]) -> dict[str, Any]:
     """ValidateDataset: check the dataset against the method's format and write the split."""
     # Imported here so the other handlers do not load the dataset validators.
     from keiko.datasets import validate_s3_dataset
 
     run = parse(StageInput, event)
-    recipe = run.parsed_recipe()
-    summary = validate_s3_dataset(
-        client("s3"),
-        bucket=run.bucket,
-        key=run.dataset_key,
-        version_id=run.version_id,
-        method=recipe.method,
-        max_length=recipe.dataset.max_length,
-        eval_fraction=recipe.dataset.eval_fraction,
-        seed=recipe.dataset.seed,
-        output_prefix=run.run_prefix,
-    )
+    summary = validate_s3_dataset(client("s3"), **_validation_options(run))
     result = parse(DatasetResult, summary.model_dump(mode="json"))
     logger.info(
         "dataset validated",
