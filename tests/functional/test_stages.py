@@ -222,3 +222,13 @@ def test_stage_rejects_payload_missing_fields(account, lambda_context):
 
     with pytest.raises(InvalidStageInput, match="run_id"):
         load_handler("plan_training").lambda_handler({"dataset": {}}, lambda_context)
+
+
+def test_handler_logs_carry_run_id(account, lambda_context, capsys):
+    event = load_event("plan_training.json")
+
+    load_handler("plan_training").lambda_handler(event, lambda_context)
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"level"')]
+    assert lines
+    assert all(line["run_id"] == event["run_id"] for line in lines)
