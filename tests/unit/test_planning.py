@@ -103,3 +103,8 @@ def test_spot_wait_covers_the_runtime_twice():
     assert spot.wait_timeout_seconds > 2 * 7200
     assert on_demand.wait_timeout_seconds > 7200
     assert on_demand.wait_timeout_seconds < spot.wait_timeout_seconds
+
+
+def test_unsupported_backend_is_rejected():
+    with pytest.raises(PlanningError, match="backend.type 'hyperpod' is not supported yet"):
+        plan_training(recipe(backend={"type": "hyperpod"}), DATASET)

@@ -116,6 +116,11 @@ def estimate_hours(
 
 def plan_training(recipe: Recipe, dataset: DatasetResult) -> PlanResult:
     """Plan the run's training job and estimate the whole run's cost against `budget.max_usd`."""
+    if recipe.backend.type != "sagemaker":
+        raise PlanningError(
+            f"backend.type {recipe.backend.type!r} is not supported yet: this release submits SageMaker "
+            "training jobs only, so set backend.type to sagemaker"
+        )
     size = parameters_billion(recipe)
     instance_type, count, tier, notes = choose_instances(size, recipe)
     price = PRICES.get(instance_type)
