@@ -224,11 +224,21 @@ def test_stage_rejects_payload_missing_fields(account, lambda_context):
         load_handler("plan_training").lambda_handler({"dataset": {}}, lambda_context)
 
 
-def test_handler_logs_carry_run_id(account, lambda_context, capsys):
+def test_handler_logs_carry_run_id(account, lambda_context):
+    from keiko.observability import logger
+
+    # given the shared logger writing to a buffer (its stream was fixed when it was first imported)
+    buffer = io.StringIO()
+    previous = logger.registered_handler.setStream(buffer)
     event = load_event("plan_training.json")
 
-    load_handler("plan_training").lambda_handler(event, lambda_context)
+    # when a handler runs
+    try:
+        load_handler("plan_training").lambda_handler(event, lambda_context)
+    finally:
+        logger.registered_handler.setStream(previous)
 
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"level"')]
+    # then every JSON line it wrote names the run
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
     assert lines
     assert all(line["run_id"] == event["run_id"] for line in lines)

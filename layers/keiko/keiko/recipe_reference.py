@@ -33,7 +33,7 @@ MEANINGS = {
     "peft.target_modules": "Modules that get adapters; `all-linear` targets every linear layer.",
     "dataset.eval_fraction": "Share of valid records held out for evaluation (deterministic by seed).",
     "dataset.seed": "Seed of the train/eval split.",
-    "backend.type": "Where jobs run. This release submits SageMaker training jobs.",
+    "backend.type": "Where jobs run. This release submits SageMaker training jobs and rejects the others.",
     "backend.spot": "Use managed spot training (checkpoints in S3 let a job resume).",
     "backend.max_runtime_hours": "MaxRuntimeInSeconds of every job, in hours.",
     "backend.image_uri": "Training image; null uses the stack's TrainingImageUri.",
