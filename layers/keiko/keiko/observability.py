@@ -33,10 +33,13 @@ DEFAULT_NAMESPACE = "keiko"
 @lambda_handler_decorator
 def bind_run_id(handler, event, context):
     """Add the run id to every log line the handler writes."""
-    # Powertools reads the namespace when `Metrics()` is created. A process that imported this module
-    # before the variable was set (tests, the emulated account) reads it here instead.
+    # Powertools reads the namespace and service name when `Metrics()` and `Logger()` are created. A
+    # process that imported this module before the variables were set (tests, the emulated account)
+    # reads them here instead.
     if metrics.namespace is None:
         metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
+    if logger.service == "service_undefined" and os.environ.get("POWERTOOLS_SERVICE_NAME"):
+        logger.append_keys(service=os.environ["POWERTOOLS_SERVICE_NAME"])
     run_id = find_run_id(event)
     if run_id:
         logger.append_keys(run_id=run_id)
