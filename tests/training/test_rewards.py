@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from keiko_training.contract import ContractError
 from keiko_training.rewards import import_function, make_exact_match, make_format_reward, make_length_reward
 
