@@ -4,6 +4,7 @@ The same code runs in the ValidateDataset Lambda function (`validate_s3_dataset`
 functions for a Distributed Map over large files) and on a laptop (`validate_path`, `keiko validate`).
 """
 
+from keiko.datasets.dataset_checks import finish_report
 from keiko.datasets.local import validate_path, validate_stream
 from keiko.datasets.markdown import render_markdown
 from keiko.datasets.report import ErrorKind, Report, WarningKind, merge_reports
@@ -14,7 +15,7 @@ from keiko.datasets.s3 import (
     validate_s3_dataset,
     validate_s3_slice,
 )
-from keiko.datasets.validator import ValidationOptions, finish_report
+from keiko.datasets.validator import ValidationOptions
 
 __all__ = [
     "ErrorKind",

@@ -100,7 +100,12 @@ CONVERSATION_PROMPTS = Shape(
     nested_keys=("role", "content"),
 )
 CONTINUED_PRETRAINING = Shape(
-    "bedrock-continued-pretraining", ContinuedPretraining, ("input",), _check_continued_pretraining
+    "bedrock-continued-pretraining",
+    ContinuedPretraining,
+    ("input",),
+    _check_continued_pretraining,
+    count_keys=lambda record: 1,
+    canonical_length=True,
 )
 
 BEDROCK_SHAPES_BY_METHOD: dict[str, tuple[Shape, ...]] = {

@@ -48,6 +48,7 @@ def prompt_shapes_with_columns(columns: tuple[str, ...]) -> tuple[Shape, ...]:
             keys=("prompt", *columns),
             check=_with_columns(check_prompt_only, columns),
             count_keys=None,
+            canonical_length=False,
         ),
         replace(
             CHAT_PROMPT_ONLY,
@@ -55,6 +56,7 @@ def prompt_shapes_with_columns(columns: tuple[str, ...]) -> tuple[Shape, ...]:
             keys=("prompt", *columns),
             check=_with_columns(check_chat_prompt_only, columns),
             count_keys=None,
+            canonical_length=False,
         ),
     )
 

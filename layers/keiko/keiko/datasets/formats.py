@@ -17,14 +17,23 @@ from typing import IO, Any
 import msgspec
 import orjson
 
-from keiko.datasets.stream import UTF8_BOM, LineProblem, Oversized, Reader, StreamState, iter_line_batches
+from keiko.datasets.stream import (
+    UTF8_BOM,
+    LineProblem,
+    Oversized,
+    Reader,
+    StreamState,
+    iter_blocks,
+    iter_line_batches,
+)
 
 MAX_WHOLE_FILE_BYTES = 512 * 1024 * 1024
 PARQUET_ROWS_PER_BATCH = 4096
 GZIP_MAGIC = b"\x1f\x8b"
 _BYTE_POSITION = re.compile(r"\(byte (\d+)\)")
 
-Batch = list[bytes | Oversized | LineProblem | None]
+# A list of lines, or for JSONL a block of whole lines (see `stream.iter_blocks`).
+Batch = list[bytes | Oversized | LineProblem | None] | bytes
 
 
 class FileTooLargeError(ValueError):
@@ -85,7 +94,7 @@ def iter_batches(
     file_format: str, read: Reader, state: StreamState, max_record_bytes: int, **slice_bounds
 ) -> Iterator[Batch]:
     if file_format == "jsonl":
-        return iter_line_batches(read, state=state, max_record_bytes=max_record_bytes, **slice_bounds)
+        return iter_blocks(read, state=state, max_record_bytes=max_record_bytes, **slice_bounds)
     if file_format == "csv":
         return iter_csv_batches(read, state, max_record_bytes)
     if file_format == "json-array":

@@ -6,6 +6,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from keiko.datasets.dataset_checks import finish_report
 from keiko.datasets.formats import (
     FileFormatError,
     FileTooLargeError,
@@ -16,7 +17,7 @@ from keiko.datasets.formats import (
 from keiko.datasets.output import FileSink, SplitWriter
 from keiko.datasets.report import ErrorKind, Report, ReportBuilder, WarningKind
 from keiko.datasets.stream import StreamState
-from keiko.datasets.validator import RecordValidator, UnsupportedMethodError, ValidationOptions, finish_report
+from keiko.datasets.validator import RecordValidator, UnsupportedMethodError, ValidationOptions
 
 
 def validate_path(

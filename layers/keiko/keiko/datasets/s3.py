@@ -12,12 +12,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from keiko.datasets.dataset_checks import finish_report
 from keiko.datasets.local import validate_stream
 from keiko.datasets.markdown import render_markdown
 from keiko.datasets.output import SplitWriter
 from keiko.datasets.report import Report, merge_reports
 from keiko.datasets.stream import CHUNK_BYTES
-from keiko.datasets.validator import ValidationOptions, finish_report
+from keiko.datasets.validator import ValidationOptions
 
 # S3 multipart parts must be at least 5 MiB except the last.
 PART_BYTES = 8 * 1024 * 1024

@@ -28,6 +28,10 @@ class Shape:
     nested_keys: tuple[str, ...] = ()  # keys of message objects, probed for duplicates
     # Number of JSON keys in a decoded record (when it has no unknown keys); see make_duplicate_probe.
     count_keys: Callable[[Any], int] | None = None
+    # True when a line is never shorter than the msgspec encoding of its record, and exactly as long
+    # only when it holds nothing else: no whitespace, unneeded escapes, unknown or repeated keys.
+    # Holds for formats of string, boolean and message fields without defaults, written unchanged.
+    canonical_length: bool = False
 
 
 # Input records. Unknown keys are ignored and not written to the training data.
@@ -322,9 +326,10 @@ def _chat_keys(*fields: str) -> Callable[[Any], int]:
 
 
 def _with_key_counts(shape: Shape) -> Shape:
+    canonical_length = shape.mapped_from is None
     if shape.nested_keys:
-        return replace(shape, count_keys=_chat_keys(*shape.keys))
-    return replace(shape, count_keys=_flat_keys(len(shape.keys)))
+        return replace(shape, count_keys=_chat_keys(*shape.keys), canonical_length=canonical_length)
+    return replace(shape, count_keys=_flat_keys(len(shape.keys)), canonical_length=canonical_length)
 
 
 (

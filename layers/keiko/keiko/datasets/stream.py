@@ -53,12 +53,41 @@ def iter_line_batches(
     max_record_bytes: int = MAX_RECORD_BYTES,
     state: StreamState | None = None,
 ) -> Iterator[list[bytes | Oversized]]:
-    """Yield lists of lines (without b"\\n") read through `read(n)`.
+    """Yield lists of lines (without b"\\n") read through `read(n)`; see `iter_blocks` for the
+    arguments and which lines a slice holds."""
+    blocks = iter_blocks(
+        read, start=start, end=end, chunk_bytes=chunk_bytes, max_record_bytes=max_record_bytes, state=state
+    )
+    for block in blocks:
+        yield block if isinstance(block, list) else split_block(block)
 
-    `read` starts at byte `start - 1` when `start > 0` (so a slice can tell whether a line begins
-    exactly at `start`), or at byte 0. A line belongs to the slice when its first byte lies in
-    [start, end); the last one is read to its end even past `end`. Consecutive slices therefore
-    cover every line of the file exactly once (tests/unit/datasets/test_slices.py checks this).
+
+def split_block(block: bytes) -> list[bytes]:
+    """Return the lines of a block, without their b"\\n"."""
+    lines = block.split(b"\n")
+    if block.endswith(b"\n"):
+        lines.pop()
+    return lines
+
+
+def iter_blocks(
+    read: Reader,
+    *,
+    start: int = 0,
+    end: int | None = None,
+    chunk_bytes: int = CHUNK_BYTES,
+    max_record_bytes: int = MAX_RECORD_BYTES,
+    state: StreamState | None = None,
+) -> Iterator[bytes | list[bytes | Oversized]]:
+    """Yield blocks of whole lines read through `read(n)`, each line ending in b"\\n" except the last
+    line of a stream without a final newline.
+
+    A block whose lines might exceed `max_record_bytes` comes split, as a list of lines in which an
+    oversized line is an `Oversized` marker. `read` starts at byte `start - 1` when `start > 0` (so a
+    slice can tell whether a line begins exactly at `start`), or at byte 0. A line belongs to the
+    slice when its first byte lies in [start, end); the last one is read to its end even past `end`.
+    Consecutive slices therefore cover every line of the file exactly once
+    (tests/unit/datasets/test_slices.py checks this).
     """
     state = state if state is not None else StreamState()
     position = max(start - 1, 0)  # absolute offset of the first byte of `carry`
@@ -101,37 +130,36 @@ def iter_line_batches(
             if end is not None and position >= end:
                 return
 
-        lines = chunk.split(b"\n")
-        if carry:
-            lines[0] = carry + lines[0]  # copies one line, not the whole chunk
-        lines_start = position
-        position += len(carry) + len(chunk)
-        carry = lines.pop()
-        position -= len(carry)
-
-        if end is not None and position >= end:
-            lines = _lines_starting_before(lines, lines_start, end)
-            yield _mark_oversized(lines, max_record_bytes)
-            return
-        if lines:
-            yield _mark_oversized(lines, max_record_bytes)
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            carry += chunk
+        else:
+            block_start = position
+            # A slice of a whole bytes object is the object itself, so a chunk that ends in a
+            # newline is not copied.
+            block = carry + chunk[: last + 1] if carry else chunk[: last + 1]
+            carry = chunk[last + 1 :]
+            position += len(block)
+            if end is not None and position >= end:
+                lines_after = end - block_start  # lines starting at this offset or later are the next slice's
+                if lines_after > 0:
+                    cut = block.find(b"\n", lines_after - 1)
+                    yield _checked_block(block[: cut + 1], max_record_bytes)
+                return
+            yield _checked_block(block, max_record_bytes)
         if len(carry) > max_record_bytes:
             oversized = len(carry)
             position += len(carry)
             carry = b""
 
     if carry and (end is None or position < end):
-        yield _mark_oversized([carry], max_record_bytes)
+        yield _checked_block(carry, max_record_bytes)
 
 
-def _lines_starting_before(lines: list[bytes], offset: int, end: int) -> list[bytes]:
-    kept = []
-    for line in lines:
-        if offset >= end:
-            break
-        kept.append(line)
-        offset += len(line) + 1
-    return kept
+def _checked_block(block: bytes, max_record_bytes: int) -> bytes | list[bytes | Oversized]:
+    if len(block) <= max_record_bytes:
+        return block
+    return _mark_oversized(split_block(block), max_record_bytes)
 
 
 def _mark_oversized(lines: list[bytes], max_record_bytes: int) -> list[bytes | Oversized]:

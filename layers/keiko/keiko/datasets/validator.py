@@ -1,20 +1,25 @@
 """Validate a stream of JSON lines against one training method's record formats.
 
 The format is detected from the first records. Then every line is decoded straight into that
-format's msgspec Struct, and only failed lines take the slow path that names the problem.
+format's msgspec Struct, and only failed lines take the slow path that names the problem. Blocks
+of JSONL go further: pieces of about `PIECE_BYTES` are decoded in one call (see `_validate_piece`).
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
+from itertools import accumulate, repeat
+from operator import add, itemgetter
 from typing import Any
 
 import msgspec
 import orjson
 
-from keiko.datasets.bedrock import BEDROCK_SHAPES_BY_METHOD, DEFAULT_MAX_RECORDS
+from keiko.datasets.bedrock import BEDROCK_SHAPES_BY_METHOD
 from keiko.datasets.columns import json_type_name, prompt_shapes_with_columns
+from keiko.datasets.digests import DigestSet, digest
 from keiko.datasets.failures import (
     classify_failure,
     classify_syntax,
@@ -22,13 +27,17 @@ from keiko.datasets.failures import (
     make_duplicate_probe,
 )
 from keiko.datasets.output import SplitWriter
-from keiko.datasets.report import ErrorKind, Report, ReportBuilder, WarningKind, percentiles
+from keiko.datasets.report import ErrorKind, Report, ReportBuilder, WarningKind
 from keiko.datasets.shapes import SHAPES_BY_METHOD, TEXT, Shape, describe_shapes, detect_shape
-from keiko.datasets.stream import MAX_RECORD_BYTES, LineProblem, Oversized
-from keiko.datasets.tokens import SAMPLE_RECORDS, calibrate_ratio, estimate_ratio, strings_in
+from keiko.datasets.stream import MAX_RECORD_BYTES, LineProblem, Oversized, split_block
+from keiko.datasets.tokens import SAMPLE_RECORDS, LengthHistogram, calibrate_ratio, estimate_ratio, strings_in
 
 # Lines read before giving up on detecting the format.
 DETECTION_LINES = 1000
+# Bytes of JSONL decoded in one call. A piece with a line that fails to decode is decoded again
+# line by line, so smaller pieces cost less at bad records and more per call at clean ones.
+PIECE_BYTES = 64 * 1024
+NEWLINE = ord("\n")
 PROMPT_METHODS = ("grpo", "rloo")
 
 
@@ -69,8 +78,38 @@ def shapes_for(options: ValidationOptions) -> tuple[Shape, ...]:
     return shapes
 
 
+def _one_canonical_record_per_line(block: bytes, start: int, stop: int, encoded: list[bytes]) -> bool:
+    """Return True when block[start:stop] is exactly the encoded records, each ending in a newline
+    (the last one may lack it at the end of the stream).
+
+    A line is never shorter than its record's encoding (see `Shape.canonical_length`), and a
+    record never spans a newline. So when each predicted newline is there and the lengths add up,
+    there is no other byte: no blank line, no second record on a line and no repeated key.
+    """
+    if not encoded:
+        return False
+    newline_at = list(accumulate(map(add, map(len, encoded), repeat(1)), initial=start - 1))[1:]
+    if newline_at[-1] == stop and block[stop - 1] != NEWLINE:
+        newline_at.pop()
+    elif newline_at[-1] != stop - 1:
+        return False
+    return bytes(map(block.__getitem__, newline_at)) == b"\n" * len(newline_at)
+
+
+def _one_record_per_line(lines: list[bytes], records: list) -> bool:
+    """Return True when each line holds one of the records: as many lines as records, and every
+    line starts with `{`, so none is blank and each holds at least one record."""
+    if len(lines) != len(records) or b"" in lines:
+        return False
+    return bytes(map(itemgetter(0), lines)) == b"{" * len(lines)
+
+
+def _duplicate_key_message(key: str) -> str:
+    return f"key {key!r} occurs twice in one object; keep one."
+
+
 class RecordValidator:
-    """Checks batches of lines and keeps the counts, statistics and split output."""
+    """Checks batches of lines, or blocks of JSONL, and keeps the counts, statistics and split output."""
 
     def __init__(self, options: ValidationOptions, report: Report, writer: SplitWriter | None) -> None:
         self.options = options
@@ -84,14 +123,19 @@ class RecordValidator:
         self.records = 0
         self.invalid = 0
         self.blank = 0
-        self.characters = 0
         self.duplicates = 0
-        self.seen: set[int] = set()
-        self.histogram: dict[int, int] = {}
+        self.seen = DigestSet()
+        self.lengths: LengthHistogram | None = None
         self.labels = {True: 0, False: 0}
         self.ratio = 0.0
 
-    def feed(self, batch: list[bytes | Oversized]) -> None:
+    def feed(self, batch: list[bytes | Oversized] | bytes) -> None:
+        """Validate a list of lines, or a block of whole JSONL lines (see `stream.iter_blocks`)."""
+        if isinstance(batch, bytes):
+            if self.shape is not None and self.shape.canonical_length:
+                self._validate_block(batch)
+                return
+            batch = split_block(batch)
         if self.shape is None:
             self.pending.extend(batch)
             shape = self._detect(batch)
@@ -109,6 +153,8 @@ class RecordValidator:
             batch, self.pending = self.pending, []
             self._start(None, batch)
             self._validate_unknown(batch)
+        if self.lengths is None:  # no line was read
+            self.lengths = LengthHistogram(self.ratio)
         report = self.report
         report.format = self.shape.name if self.shape else None
         report.records = self.records
@@ -124,11 +170,11 @@ class RecordValidator:
         stats = report.stats
         stats.records = self.records
         stats.blank_lines = self.blank
-        stats.characters = self.characters
-        stats.estimated_tokens = math.ceil(self.characters * self.ratio)
+        stats.characters = self.lengths.characters
+        stats.estimated_tokens = math.ceil(self.lengths.characters * self.ratio)
         stats.tokens_per_character = round(self.ratio, 4)
         stats.duplicates = self.duplicates
-        stats.length_histogram = {str(bucket): count for bucket, count in sorted(self.histogram.items())}
+        stats.length_histogram = {str(bucket): count for bucket, count in sorted(self.lengths.counts.items())}
         if self.blank:
             self.builder.warning(WarningKind.BLANK_LINES, None, None, f"{self.blank} blank lines were skipped.")
         return self.builder.build()
@@ -149,14 +195,17 @@ class RecordValidator:
         self.shape = shape
         if shape is None:
             self.ratio = estimate_ratio(())
+            self.lengths = LengthHistogram(self.ratio)
             return
         self.decoder = msgspec.json.Decoder(shape.type)
         self.encoder = msgspec.json.Encoder()
         self.probe = make_duplicate_probe(shape)
         self.ratio = self._token_ratio(batch)
-        ratio = self.ratio
-        self.max_characters = self.options.max_length / ratio
-        self.check_length = shape is not TEXT and shape.name != "bedrock-continued-pretraining"
+        self.lengths = LengthHistogram(self.ratio)
+        # Records are measured in characters: at max_length / ratio characters a record reaches
+        # max_length estimated tokens. Plain text is not checked, because training packs it.
+        check_length = shape is not TEXT and shape.name != "bedrock-continued-pretraining"
+        self.max_characters = self.options.max_length / self.ratio if check_length else math.inf
         self.columns = tuple(self.options.reward_columns) if str(self.options.method) in PROMPT_METHODS else ()
         if shape.mapped_from:
             self.builder.warning(
@@ -168,8 +217,9 @@ class RecordValidator:
 
     def _token_ratio(self, batch: list[bytes | Oversized]) -> float:
         sample: list[str] = []
+        sampled_records = 0
         for line in batch:
-            if len(sample) >= SAMPLE_RECORDS:
+            if sampled_records >= SAMPLE_RECORDS:
                 break
             try:
                 problem, record, _, _ = self.shape.check(self.decoder.decode(line))
@@ -177,6 +227,7 @@ class RecordValidator:
                 continue
             if problem is None:
                 sample.extend(strings_in(msgspec.to_builtins(record)))
+                sampled_records += 1
         tokenizer = self.options.tokenizer
         if tokenizer is not None and sample:
             self.report.stats.token_estimate = f"calibrated with {type(tokenizer).__name__} on {len(sample)} strings"
@@ -191,22 +242,20 @@ class RecordValidator:
         return estimate_ratio(sample)
 
     def _validate(self, batch: list[bytes | Oversized]) -> None:
+        """Validate lines one at a time: any file format, any record format."""
         decode = self.decoder.decode
         encode = self.encoder.encode
         check = self.shape.check
-        probe = self.probe
-        count_keys = self.shape.count_keys
+        canonical_length = self.shape.canonical_length
         error = self.builder.error
-        seen = self.seen
-        histogram = self.histogram
-        ratio = self.ratio
         max_characters = self.max_characters
-        check_length = self.check_length
-        labels = self.labels if self.shape.keys[-1] == "label" else None
         columns = self.columns
         kept: list[bytes] = []
+        kept_lines: list[int] = []
+        kept_records: list = []
+        lengths: list[int] = []
         line_number = self.line
-        records = invalid = characters = 0
+        records = invalid = 0
 
         for line in batch:
             line_number += 1
@@ -216,18 +265,12 @@ class RecordValidator:
                 records, invalid = self._reject(line, line_number, exc, records, invalid)
                 continue
             records += 1
-            # One scan settles most lines: with no more `":` than the keys the record decoded
-            # into, no key can repeat. NOTE: a key with whitespace before its colon is not counted.
-            if (count_keys is None or line.count(b'":') > count_keys(record)) and probe(line, record):
-                key = find_duplicate_key(line)
+            encoded = encode(record) if canonical_length else None
+            if encoded is None or len(encoded) != len(line):
+                key = self._duplicate_key(line, record)
                 if key is not None:
                     invalid += 1
-                    error(
-                        ErrorKind.DUPLICATE_KEY,
-                        line_number,
-                        key,
-                        f"key {key!r} occurs twice in one object; keep one.",
-                    )
+                    error(ErrorKind.DUPLICATE_KEY, line_number, key, _duplicate_key_message(key))
                     continue
             problem, normalised, prompt_characters, record_characters = check(record)
             if problem is not None:
@@ -237,34 +280,131 @@ class RecordValidator:
             if columns and self._column_drift(record, line_number):
                 invalid += 1
                 continue
-            if check_length:
-                if prompt_characters >= max_characters:
-                    invalid += 1
-                    self._prompt_too_long(line_number, prompt_characters)
-                    continue
-                if record_characters > max_characters:
-                    self._exceeds_max_length(line_number, record_characters)
-            characters += record_characters
-            tokens = int(record_characters * ratio)
-            bits = tokens.bit_length()
-            bucket = (bits << 2) | ((tokens >> (bits - 3)) & 3) if bits > 2 else tokens  # length_bucket, inlined
-            histogram[bucket] = histogram.get(bucket, 0) + 1
-            encoded = encode(normalised)
-            digest = hash(encoded)
-            if digest in seen:
-                self._duplicate(line_number)
+            if prompt_characters >= max_characters:
+                invalid += 1
+                self._prompt_too_long(line_number, prompt_characters)
                 continue
-            seen.add(digest)
-            kept.append(encoded)
-            if labels is not None:
-                labels[normalised.label] += 1
+            if record_characters > max_characters:
+                self._exceeds_max_length(line_number, record_characters)
+            lengths.append(record_characters)
+            kept.append(encoded if canonical_length else encode(normalised))
+            kept_lines.append(line_number)
+            kept_records.append(normalised)
 
         self.line = line_number
         self.records += records
         self.invalid += invalid
-        self.characters += characters
+        self._accept(kept, kept_lines, kept_records, lengths)
+
+    def _duplicate_key(self, line: bytes, record) -> str | None:
+        """Return a key that occurs twice in one object of the line, testing cheaply first.
+
+        One scan settles most lines: with no more `":` than the keys the record decoded into, no
+        key can repeat. NOTE: a key with whitespace before its colon is not counted.
+        """
+        count_keys = self.shape.count_keys
+        if count_keys is not None and line.count(b'":') <= count_keys(record):
+            return None
+        if not self.probe(line, record):
+            return None
+        return find_duplicate_key(line)
+
+    def _validate_block(self, block: bytes) -> None:
+        """Validate a block of whole JSONL lines piece by piece, each piece ending at a newline."""
+        start = 0
+        size = len(block)
+        while start < size:
+            stop = block.rfind(b"\n", start, start + PIECE_BYTES) + 1
+            if stop <= start:  # a line longer than a piece
+                stop = block.find(b"\n", start) + 1 or size
+            if not self._validate_piece(block, start, stop):
+                self._validate(split_block(block[start:stop]))
+            start = stop
+
+    def _validate_piece(self, block: bytes, start: int, stop: int) -> bool:
+        """Validate block[start:stop] with one decode call; return False, having changed nothing,
+        when the piece must be validated line by line.
+
+        `decode_lines` skips blank lines and accepts several values on one line, so records are
+        matched to lines only when that is proven (see `_one_canonical_record_per_line` and
+        `_one_record_per_line`).
+        """
+        try:
+            records = self.decoder.decode_lines(memoryview(block)[start:stop])
+        except (msgspec.DecodeError, TypeError):
+            return False
+        encoded = list(map(self.encoder.encode, records))
+        duplicate_keys: dict[int, str] = {}
+        if not _one_canonical_record_per_line(block, start, stop, encoded):
+            lines = split_block(block[start:stop])
+            if not _one_record_per_line(lines, records):
+                return False
+            for index, (line, record, encoding) in enumerate(zip(lines, records, encoded, strict=True)):
+                if len(line) != len(encoding):
+                    key = self._duplicate_key(line, record)
+                    if key is not None:
+                        duplicate_keys[index] = key
+        self._validate_decoded(records, encoded, duplicate_keys)
+        return True
+
+    def _validate_decoded(self, records: list, encoded: list[bytes], duplicate_keys: dict[int, str]) -> None:
+        """Check records decoded from consecutive lines, starting after line `self.line`."""
+        check = self.shape.check
+        error = self.builder.error
+        max_characters = self.max_characters
+        first = self.line + 1
+        lengths: list[int] = []
+        rejected: list[int] = []
+        for index, record in enumerate(records):
+            if duplicate_keys and index in duplicate_keys:
+                key = duplicate_keys[index]
+                error(ErrorKind.DUPLICATE_KEY, first + index, key, _duplicate_key_message(key))
+                rejected.append(index)
+                continue
+            problem, _, prompt_characters, record_characters = check(record)
+            if problem is not None:
+                error(problem[0], first + index, problem[1], problem[2])
+                rejected.append(index)
+                continue
+            if prompt_characters >= max_characters:
+                self._prompt_too_long(first + index, prompt_characters)
+                rejected.append(index)
+                continue
+            if record_characters > max_characters:
+                self._exceeds_max_length(first + index, record_characters)
+            lengths.append(record_characters)
+
+        count = len(records)
+        self.line += count
+        self.records += count
+        self.invalid += len(rejected)
+        if not rejected:
+            self._accept(encoded, range(first, first + count), records, lengths)
+            return
+        rejected_indexes = set(rejected)
+        kept = [index for index in range(count) if index not in rejected_indexes]
+        self._accept(
+            [encoded[index] for index in kept],
+            [first + index for index in kept],
+            [records[index] for index in kept],
+            lengths,
+        )
+
+    def _accept(self, encoded: list[bytes], lines, records: list, lengths: list[int]) -> None:
+        """Count valid records, drop duplicates and write the rest; the lists are parallel."""
+        self.lengths.add(lengths)
+        repeated = self.seen.add_all(list(map(digest, encoded)))
+        if repeated:
+            for position in repeated:
+                self._duplicate(lines[position])
+            dropped = set(repeated)
+            encoded = [value for position, value in enumerate(encoded) if position not in dropped]
+            records = [value for position, value in enumerate(records) if position not in dropped]
+        if self.shape.keys[-1] == "label":
+            for label, count in Counter(record.label for record in records).items():
+                self.labels[label] += count
         if self.writer is not None:
-            self.writer.write(kept)
+            self.writer.write(encoded)
 
     def _reject(self, line, line_number: int, exc: Exception, records: int, invalid: int) -> tuple[int, int]:
         if line is None:  # a continuation line of a multi-line CSV record
@@ -363,49 +503,4 @@ class RecordValidator:
             line_number,
             None,
             "the record repeats an earlier record exactly (after normalisation); it is left out of the training data.",
-        )
-
-
-def finish_report(report: Report, options: ValidationOptions) -> Report:
-    """Add the checks that need the whole dataset and decide whether it is valid."""
-    builder = ReportBuilder.from_report(report)
-    labels = report.label_counts
-    if report.valid_records and labels:
-        _check_label_balance(builder, labels)
-    max_records = options.max_records or (DEFAULT_MAX_RECORDS if options.backend == "bedrock" else None)
-    if max_records is not None and report.valid_records > max_records:
-        builder.error(
-            ErrorKind.BACKEND_LIMIT,
-            None,
-            None,
-            f"{report.valid_records} records exceed the limit of {max_records} for {options.backend}; "
-            "use fewer records or ask for a higher quota.",
-        )
-    if report.records == 0 and not report.errors_by_kind:
-        builder.error(ErrorKind.EMPTY_DATASET, None, None, "the dataset has no records; upload a file with data.")
-    report = builder.build()
-    report.stats.length_percentiles = percentiles(report.stats.length_histogram)
-    report.valid = not report.errors_by_kind and report.valid_records > 0
-    return report
-
-
-def _check_label_balance(builder: ReportBuilder, labels: dict[str, int]) -> None:
-    desirable, undesirable = labels.get("true", 0), labels.get("false", 0)
-    total = desirable + undesirable
-    minority = min(desirable, undesirable)
-    if minority == 0:
-        only = "true" if desirable else "false"
-        builder.error(
-            ErrorKind.LABEL_IMBALANCE,
-            None,
-            "label",
-            f"every label is {only}; KTO needs both desirable (true) and undesirable (false) examples.",
-        )
-    elif minority / total < 0.1:
-        builder.warning(
-            WarningKind.LABEL_SKEW,
-            None,
-            "label",
-            f"only {minority} of {total} labels are in the smaller class; set desirable_weight or "
-            "undesirable_weight to balance them.",
         )

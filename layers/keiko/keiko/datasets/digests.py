@@ -1,0 +1,64 @@
+"""Duplicate detection state: 64-bit digests of normalised records in a flat table.
+
+A Python set of ints costs about 60-90 bytes per record (an int object plus a set slot). Here each
+digest is 8 bytes in an open-addressing table kept at most half full, so memory stays at 16-32
+bytes per distinct record.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import xxhash
+
+# Two records are duplicates when the xxh3-64 digests of their normalised JSON are equal. NOTE: two
+# different records share a digest with probability about n**2 / 2**65 for n records (about 3e-8
+# for a million records); the later one would then be dropped as a duplicate.
+digest = xxhash.xxh3_64_intdigest
+
+INITIAL_SLOTS = 1 << 12
+
+
+class DigestSet:
+    """A set of 64-bit digests with linear probing; the value 0 marks an empty slot."""
+
+    def __init__(self) -> None:
+        self.table = array("Q", [0]) * INITIAL_SLOTS
+        self.count = 0
+
+    def add_all(self, digests: list[int]) -> list[int]:
+        """Add the digests in order; return the positions of those already present, earlier in the
+        set or earlier in `digests`."""
+        if (self.count + len(digests)) * 2 > len(self.table):
+            self._grow(self.count + len(digests))
+        table = self.table
+        mask = len(table) - 1
+        repeated: list[int] = []
+        for position, value in enumerate(digests):
+            value = value or 1  # 0 marks an empty slot
+            slot = value & mask
+            while True:
+                current = table[slot]
+                if current == value:
+                    repeated.append(position)
+                    break
+                if not current:
+                    table[slot] = value
+                    break
+                slot = (slot + 1) & mask
+        self.count += len(digests) - len(repeated)
+        return repeated
+
+    def _grow(self, needed: int) -> None:
+        slots = len(self.table)
+        while needed * 2 > slots:
+            slots *= 2
+        old, self.table = self.table, array("Q", [0]) * slots
+        mask = slots - 1
+        table = self.table
+        for value in old:
+            if value:
+                slot = value & mask
+                while table[slot]:
+                    slot = (slot + 1) & mask
+                table[slot] = value
