@@ -110,7 +110,7 @@ def test_distill_without_teacher_is_sft(tiny_base: Path, tmp_path: Path) -> None
         {"train": train, "base": tiny_base},
     )
 
-    # Then it trains with SFT on the records and says so in the manifest
+    # Then it trains with SFT on the records and records that in the manifest
     assert_succeeded(result)
     assert loss_fell(result.metrics("loss"))
     assert any("SFT" in note for note in result.manifest["notes"])
@@ -147,3 +147,30 @@ def test_online_rl_reward_rises(tiny_base: Path, tmp_path: Path, method: str) ->
         assert result.metrics(f"rewards/{name}/mean"), name
     assert result.manifest["format"] == "full"
     load_output(tiny_base, result.model_dir)
+
+
+def test_grpo_with_reward_model_channel(tiny_base: Path, tmp_path: Path) -> None:
+    # Given a reward model adapter trained by a reward job
+    reward = run_entry(
+        "train.py",
+        tmp_path / "reward",
+        {"method": "reward", **COMMON, "max_steps": "5", **LORA},
+        {"train": write_jsonl(tmp_path / "pairs", records_for("preference")), "base": tiny_base},
+    )
+    assert_succeeded(reward)
+
+    # When GRPO scores completions with it through the REWARD channel
+    result = run_entry(
+        "train.py",
+        tmp_path / "grpo",
+        {"method": "grpo", **COMMON, "max_steps": "3", **LORA, "reward_functions": '["reward_model"]'},
+        {
+            "train": write_jsonl(tmp_path / "prompts", records_for("prompt")),
+            "base": tiny_base,
+            "reward": reward.model_dir,
+        },
+    )
+
+    # Then every step logs a reward from the model
+    assert_succeeded(result)
+    assert len(result.metrics("reward")) == 3

@@ -70,7 +70,7 @@ def test_qlora_without_gpu_trains_lora(tiny_base: Path, tmp_path: Path) -> None:
         {"train": train, "base": tiny_base},
     )
 
-    # Then it says why and trains LoRA instead
+    # Then it logs why and trains LoRA instead
     assert_succeeded(result)
     assert "QLoRA needs a CUDA GPU and bitsandbytes" in result.stderr
     assert any("training LoRA instead" in note for note in result.manifest["notes"])

@@ -49,7 +49,7 @@ def read_records(source: Path) -> list[dict[str, Any]]:
                     )
                 records.append(record)
     if not records:
-        raise ContractError(f"{source} holds no records: upload a dataset with at least one line")
+        raise ContractError(f"{source} contains no records: upload a dataset with at least one line")
     return records
 
 

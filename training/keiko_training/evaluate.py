@@ -1,7 +1,8 @@
 """`evaluate.py`: score a candidate model against its base on held-out records; write metrics.json.
 
-Reads BASE (or model_name_or_path), MODEL (the candidate: a keiko job's output), VALIDATION (held-out
-JSONL) and optionally REFERENCE (the reference policy for preference accuracy; the base by default).
+Reads BASE (or model_name_or_path), MODEL (the candidate, a keiko job's output) and VALIDATION
+(held-out JSONL). REFERENCE, when given, is the reference policy for preference accuracy in place of
+the base.
 See docs/training-methods.md for the metrics.json schema.
 """
 
@@ -156,7 +157,7 @@ def preference_metrics(model, reference, tokenizer, records: list[dict], params:
 
 
 def reward_accuracy(base: ModelSource, candidate: ModelSource, tokenizer, records, params) -> float | None:
-    """How often the reward model scores chosen above rejected."""
+    """Measure how often the reward model scores chosen above rejected."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification

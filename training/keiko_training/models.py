@@ -91,7 +91,7 @@ def read_manifest(folder: Path) -> dict[str, Any] | None:
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:
-    """Write keiko-model.json, which tells a later job how to load this model."""
+    """Write keiko-model.json, the manifest a later job reads to load this model."""
     path = folder / MANIFEST
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path

@@ -10,7 +10,7 @@ def is_conversation(value: Any) -> bool:
 
 
 def prompt_messages(record: dict[str, Any]) -> Any:
-    """The prompt of a record: its `prompt`, or its `messages` without a final assistant turn."""
+    """Return the prompt of a record: its `prompt`, or its `messages` without a final assistant turn."""
     if "prompt" in record and record["prompt"] not in (None, "", []):
         return record["prompt"]
     messages = record.get("messages") or []

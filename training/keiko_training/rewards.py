@@ -17,7 +17,7 @@ RewardFunction = Callable[..., list[float | None]]
 
 
 def completion_text(completion: Any) -> str:
-    """The text of a completion: a string, or the content of a conversational completion's messages."""
+    """Return the text of a completion: the string itself, or the joined content of its messages."""
     if isinstance(completion, str):
         return completion
     return "".join(message.get("content", "") for message in completion)

@@ -1,4 +1,4 @@
-"""What every training method shares: the job context, trainer arguments, resume, output and metrics."""
+"""Shared training steps: the job context, trainer arguments, resume, model output and metric lines."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class Job:
 
 
 def metric_callback():
-    """A TrainerCallback that prints every numeric log value as a `keiko_metric` line."""
+    """Build a TrainerCallback that prints every numeric log value as a `keiko_metric` line."""
     from transformers import TrainerCallback
 
     class MetricLineCallback(TrainerCallback):

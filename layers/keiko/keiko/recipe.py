@@ -364,7 +364,7 @@ HYPERPARAMETER_MODELS: dict[Method, type[MethodHyperparameters]] = {
     Method.MERGE: MergeHyperparameters,
 }
 
-# Methods that train LoRA (or QLoRA) adapters when the recipe's peft.type asks for them. Pretraining
+# Methods that train LoRA (or QLoRA) adapters when the recipe's peft.type is lora (or qlora). Pretraining
 # trains every weight; prompt tuning and p-tuning are PEFT methods of their own; merge trains nothing.
 LORA_METHODS = frozenset(
     {
@@ -399,7 +399,7 @@ class Recipe(Strict):
     def _validate_hyperparameters(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         method = info.data.get("method")
         if method is None:
-            return value  # the method itself is invalid; its own error says so
+            return value  # the method itself is invalid, and its own error reports that
         return HYPERPARAMETER_MODELS[method].model_validate(value).model_dump()
 
     @model_validator(mode="after")
@@ -445,7 +445,7 @@ def format_validation_error(exc: ValidationError) -> str:
 
 
 class TrainingJobParameters(Strict):
-    """What a training job needs from a recipe, in the shape the training container reads back.
+    """Training-job parameters taken from a recipe, in the shape the training container reads back.
 
     On the job they travel as flat `--key value` strings (SageMaker's HyperParameters): `method`,
     `model_name_or_path`, `max_length`, the LoRA settings for methods that use them (`peft_type`,

@@ -2,7 +2,7 @@
 
 - With a teacher (TEACHER channel or teacher_model_name_or_path): logit distillation. Records with
   `messages`, or `prompt` + `completion`, train with TRL's GKD (`trl.experimental.gkd`), which mixes
-  the records' answers with student-generated ones (`lmbda`). Prompt-only records train with TRL's
+  the records' completions with student-generated ones (`lmbda`). Prompt-only records train with TRL's
   DistillationTrainer, which is GKD fully on-policy: the student answers, the teacher scores it.
 - Without a teacher: the records are teacher outputs (e.g. written by a model on Bedrock), so this
   is SFT on them.
@@ -33,7 +33,7 @@ def build_distill(job: Job) -> tuple[Any, str, str | None]:
     if teacher is None:
         if "messages" not in columns and "completion" not in columns:
             raise ContractError(
-                "distill without a teacher trains SFT on teacher-written answers, but the records have only "
+                "distill without a teacher trains SFT on teacher-written completions, but the records have only "
                 "prompts: give the TEACHER channel or teacher_model_name_or_path, or records with messages "
                 "or prompt and completion"
             )

@@ -11,7 +11,7 @@ from keiko.recipe import Method
 
 from .. import rewards
 from ..contract import ContractError
-from ..models import ModelSource, find_model_folder, preferred_dtype, read_manifest, resolve_source
+from ..models import from_pretrained, preferred_dtype, read_manifest, resolve_source
 from ..runtime import Job, metric_callback, trainer_arguments
 from .policy import policy_model
 
@@ -44,27 +44,25 @@ def reward_functions(job: Job) -> tuple[list[Any], list[Any]]:
 
 
 def load_reward_model(job: Job) -> tuple[Any, Any]:
-    """The REWARD channel's model (a keiko reward job's output or any model folder) or a hub id."""
+    """Load the reward model from the REWARD channel (a keiko reward job's output or any model) or a hub id."""
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     channel = job.paths.channel("reward")
     source = resolve_source(channel, job.hyperparameters.reward_model_name_or_path, "reward")
     manifest = read_manifest(source.path) if source.path is not None else None
+    if manifest is not None and manifest.get("task") != "sequence-classification":
+        raise ContractError(
+            f"the REWARD channel contains a {manifest.get('method')} model, not a reward model: "
+            "give the output of a reward job"
+        )
+    tokenizer = from_pretrained(AutoTokenizer, source)
     if source.is_adapter:
         # A keiko reward adapter sits on the job's base model, like the policy.
-        model = AutoModelForSequenceClassification.from_pretrained(
-            job.base.location, num_labels=1, dtype=preferred_dtype()
-        )
+        model = from_pretrained(AutoModelForSequenceClassification, job.base, num_labels=1, dtype=preferred_dtype())
         model = PeftModel.from_pretrained(model, str(source.path)).merge_and_unload()
-        tokenizer = AutoTokenizer.from_pretrained(str(source.path))
     else:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            source.location, num_labels=1, dtype=preferred_dtype()
-        )
-        tokenizer = AutoTokenizer.from_pretrained(source.location)
-    if manifest is not None and manifest.get("task") != "sequence-classification":
-        raise ContractError(f"the REWARD channel holds a {manifest.get('method')} model, not a reward model")
+        model = from_pretrained(AutoModelForSequenceClassification, source, num_labels=1, dtype=preferred_dtype())
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.config.pad_token_id = tokenizer.pad_token_id
@@ -111,6 +109,3 @@ def _build_online(job: Job) -> tuple[Any, str, str | None]:
         callbacks=[metric_callback()],
     )
     return trainer, "adapter" if peft_type is not None else "full", peft_type
-
-
-__all__ = ["ModelSource", "build_grpo", "build_rloo", "find_model_folder", "reward_functions"]
