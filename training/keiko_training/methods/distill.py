@@ -2,8 +2,9 @@
 
 - With a teacher (TEACHER channel or teacher_model_name_or_path): logit distillation. Records with
   `messages`, or `prompt` + `completion`, train with TRL's GKD (`trl.experimental.gkd`), which mixes
-  the records' completions with student-generated ones (`lmbda`). Prompt-only records train with TRL's
-  DistillationTrainer, which is GKD fully on-policy: the student answers, the teacher scores it.
+  the records' completions with student-generated ones (`lmbda`). Prompt-only records train with
+  TRL's DistillationTrainer, which is GKD fully on-policy: the student generates each completion and
+  the teacher scores its tokens.
 - Without a teacher: the records are teacher outputs (e.g. written by a model on Bedrock), so this
   is SFT on them.
 """
