@@ -109,6 +109,7 @@ def test_sagemaker_toolkit_forms_are_accepted() -> None:
         (Method.GRPO, {"reward_functions": ["bleu"]}, "unknown reward function 'bleu'"),
         (Method.GRPO, {"reward_functions": ["length"], "reward_weights": [1, 2]}, "one weight per function"),
         (Method.RLOO, {"per_device_batch_size": 6, "num_generations": 4}, "not a multiple of num_generations"),
+        (Method.GRPO, {"reward_functions": ["length"], "per_device_batch_size": 3}, "x gradient_accumulation_steps 1"),
         (Method.PROMPT_TUNING, {"prompt_tuning_init": "TEXT"}, "needs prompt_tuning_init_text"),
         (Method.DPO, {"loss_type": "ppo"}, "hyperparameters.loss_type"),
         (Method.SFT, {"learning_rate": 0}, "hyperparameters.learning_rate"),
@@ -118,6 +119,14 @@ def test_sagemaker_toolkit_forms_are_accepted() -> None:
 def test_invalid_hyperparameters_name_field(method: Method, hyperparameters: dict, message: str) -> None:
     with pytest.raises(RecipeError, match=message):
         parse_recipe(recipe_yaml(method, hyperparameters))
+
+
+def test_grpo_accepts_batch_filled_by_accumulation() -> None:
+    recipe = parse_recipe(
+        recipe_yaml(Method.GRPO, {"per_device_batch_size": 4, "gradient_accumulation_steps": 2, "num_generations": 8})
+    )
+
+    assert recipe.typed_hyperparameters().num_generations == 8
 
 
 def test_grpo_requires_reward_functions() -> None:

@@ -295,10 +295,13 @@ class OnlineRlHyperparameters(Hyperparameters):
                 f"reward_weights has {len(self.reward_weights)} values but reward_functions has "
                 f"{len(self.reward_functions)}: give one weight per function"
             )
-        if self.per_device_batch_size % self.num_generations:
+        # TRL needs each generation batch (per-device batch x processes x accumulation steps) to hold
+        # whole groups of num_generations; requiring it per process holds for any process count.
+        if (self.per_device_batch_size * self.gradient_accumulation_steps) % self.num_generations:
             raise ValueError(
-                f"per_device_batch_size {self.per_device_batch_size} is not a multiple of num_generations "
-                f"{self.num_generations}: each prompt's completions must share a batch"
+                f"per_device_batch_size {self.per_device_batch_size} x gradient_accumulation_steps "
+                f"{self.gradient_accumulation_steps} is not a multiple of num_generations {self.num_generations}: "
+                "each prompt's completions must share a generation batch"
             )
         return self
 
