@@ -28,7 +28,7 @@ import time
 import traceback
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -131,6 +131,7 @@ class LambdaRuntime:
         self._cache_dir = cache_dir
         self._find_layer = find_layer
         self._modules: dict[tuple[str, str], ModuleType] = {}
+        forget_modules_under(self._code_sources.values())
 
     def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
         """Run one invocation; return (payload JSON, whether it failed, log text) as moto expects."""
@@ -256,6 +257,23 @@ class LambdaRuntime:
         if not callable(handler):
             raise HandlerError("Runtime.HandlerNotFound", f"Handler '{attribute}' missing on module '{module_name}'")
         return handler
+
+
+def forget_modules_under(folders: Iterable[Path]) -> list[str]:
+    """Drop from sys.modules every module loaded from these folders; return the names dropped.
+
+    A new account is a new deployment, so its functions start cold: layer packages are imported
+    again and their module-level caches (settings, clients) cannot carry an earlier account's
+    resource names into this one.
+    """
+    roots = [folder.resolve() for folder in folders]
+    dropped = []
+    for name, module in list(sys.modules.items()):
+        location = getattr(module, "__file__", None)
+        if location and any(Path(location).resolve().is_relative_to(root) for root in roots):
+            del sys.modules[name]
+            dropped.append(name)
+    return dropped
 
 
 def _import_unique(module_name: str, path: Path, function_name: str) -> ModuleType:

@@ -105,3 +105,32 @@ def test_handler_modules_stay_separate(project_account):
     # Then each ran its own module
     assert "layer" in echo
     assert set(env_b) == {"marker", "only_a"}
+
+
+def test_new_runtime_forgets_layer_modules(tmp_path):
+    # Given a module imported from a layer folder, holding a module-level cache
+    import sys
+
+    from keiko_local.lambda_runtime import forget_modules_under
+
+    layer = tmp_path / "layer"
+    (layer / "cachedpkg").mkdir(parents=True)
+    (layer / "cachedpkg" / "__init__.py").write_text("CACHE = {}\n")
+    sys.path.insert(0, str(layer))
+    try:
+        import cachedpkg
+
+        cachedpkg.CACHE["table"] = "earlier-account-table"
+
+        # When a runtime for a new account forgets the modules under its code folders
+        dropped = forget_modules_under([layer])
+
+        # Then the next import starts cold, without the earlier cache
+        import cachedpkg as reimported
+
+        assert dropped == ["cachedpkg"]
+        assert reimported.CACHE == {}
+        assert "json" in sys.modules
+    finally:
+        sys.path.remove(str(layer))
+        sys.modules.pop("cachedpkg", None)
