@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -116,8 +117,12 @@ def run_entry(
     checkpoint_dir: Path | None = None,
     python_path: tuple[Path, ...] = (),
     extra_environ: dict[str, str] | None = None,
+    signal_after: str | None = None,
 ) -> JobResult:
-    """Run an entry script as SageMaker would: channels and output folders in SM_* variables."""
+    """Run an entry script as SageMaker would: channels and output folders in SM_* variables.
+
+    With `signal_after`, send SIGTERM once a stdout line contains that text.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     model_dir, output_dir = workdir / "model", workdir / "output"
     checkpoint_dir = checkpoint_dir or workdir / "checkpoints"
@@ -137,15 +142,28 @@ def run_entry(
     environ.update({f"SM_CHANNEL_{name.upper()}": str(path) for name, path in channels.items()})
     environ.update(extra_environ or {})
     arguments = [item for key, value in hyperparameters.items() for item in (f"--{key}", str(value))]
-    completed = subprocess.run(
-        [sys.executable, str(SCRIPTS / script), *arguments],
-        env=environ,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return JobResult(completed.returncode, completed.stdout, completed.stderr, model_dir, output_dir, checkpoint_dir)
+    # stderr goes to a file, so a chatty job cannot fill a pipe nobody reads while stdout is watched.
+    stderr_path = workdir / f"{script}.stderr"
+    with stderr_path.open("w") as stderr_file:
+        process = subprocess.Popen(
+            [sys.executable, str(SCRIPTS / script), *arguments],
+            env=environ,
+            cwd=workdir,
+            stdout=subprocess.PIPE,
+            stderr=stderr_file,
+            text=True,
+        )
+        stdout_head = ""
+        if signal_after is not None:
+            # Read until the trigger line shows the job is training, then signal it as SageMaker would.
+            for line in process.stdout:
+                stdout_head += line
+                if signal_after in line:
+                    process.send_signal(signal.SIGTERM)
+                    break
+        stdout, _ = process.communicate()
+    stderr = stderr_path.read_text()
+    return JobResult(process.returncode, stdout_head + stdout, stderr, model_dir, output_dir, checkpoint_dir)
 
 
 def assert_succeeded(result: JobResult) -> None:

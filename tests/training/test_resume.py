@@ -68,3 +68,22 @@ def test_checkpoints_land_in_checkpoint_dir(tiny_base: Path, tmp_path: Path) -> 
     assert_succeeded(result)
     checkpoints = sorted(path.name for path in result.checkpoint_dir.glob("checkpoint-*"))
     assert checkpoints == ["checkpoint-4", "checkpoint-6"]
+
+
+def test_sigterm_saves_checkpoint_and_fails(tiny_base: Path, tmp_path: Path) -> None:
+    # Given a long job that would not save a checkpoint for 1000 steps
+    train = write_jsonl(tmp_path / "train", records_for("prompt-completion"))
+    hyperparameters = {**HYPERPARAMETERS, "max_steps": "100000", "save_steps": "1000"}
+
+    # When SageMaker stops it with SIGTERM after its first logged step
+    result = run_entry(
+        "train.py", tmp_path, hyperparameters, {"train": train, "base": tiny_base}, signal_after="name=loss "
+    )
+
+    # Then it saves a checkpoint at the current step, writes no final model, and reports why it stopped
+    assert result.returncode == 1
+    assert "received SIGTERM at step" in result.failure
+    checkpoints = list(result.checkpoint_dir.glob("checkpoint-*"))
+    assert len(checkpoints) == 1
+    assert (checkpoints[0] / "trainer_state.json").exists()
+    assert not (result.model_dir / "adapter_model.safetensors").exists()

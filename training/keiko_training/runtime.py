@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +92,35 @@ def trainer_arguments(job: Job) -> dict[str, Any]:
     }
 
 
+class TrainingInterrupted(RuntimeError):
+    """The job received SIGTERM (a spot interruption or StopTrainingJob) and saved a checkpoint."""
+
+
+def interruption_callback():
+    """Build a TrainerCallback that, after SIGTERM, saves a checkpoint at the end of the step and stops.
+
+    SageMaker sends SIGTERM when it stops a job or reclaims a spot instance, and then syncs the
+    checkpoint folder, so the next attempt resumes from that step.
+    """
+    from transformers import TrainerCallback
+
+    class SaveOnSigterm(TrainerCallback):
+        def __init__(self) -> None:
+            self.received: str | None = None
+            signal.signal(signal.SIGTERM, self._handle)
+
+        def _handle(self, signum, frame) -> None:
+            self.received = signal.Signals(signum).name
+            logger.warning("received %s: saving a checkpoint at the end of this step", self.received)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if self.received is not None:
+                control.should_save = True
+                control.should_training_stop = True
+
+    return SaveOnSigterm()
+
+
 def last_checkpoint(job: Job) -> str | None:
     """Return the newest complete checkpoint in the checkpoint folder, if a run left one."""
     from transformers.trainer_utils import get_last_checkpoint
@@ -106,7 +136,15 @@ def train_and_save(trainer, job: Job, output_format: str, peft_type: str | None)
     checkpoint = last_checkpoint(job)
     if checkpoint is not None:
         logger.info("resuming from checkpoint %s", checkpoint)
+    interruption = interruption_callback()
+    trainer.add_callback(interruption)
     result = trainer.train(resume_from_checkpoint=checkpoint)
+    if interruption.received is not None:
+        step = trainer.state.global_step
+        raise TrainingInterrupted(
+            f"received {interruption.received} at step {step} and saved checkpoint-{step} in "
+            f"{job.paths.checkpoint_dir}: start the job again with the same checkpoint folder to resume"
+        )
     metrics = {name: float(value) for name, value in result.metrics.items() if is_reportable(value)}
     if job.eval_dataset is not None:
         evaluation = trainer.evaluate()
