@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # Reads of a few MiB keep the per-call cost of S3 streaming and Python small, and a chunk with its
 # lines stays a small part of memory. botocore's iter_lines() reads 1 KiB at a time, which halves
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 CHUNK_BYTES = 2 * 1024 * 1024
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 UTF8_BOM = b"\xef\xbb\xbf"
+NEWLINE = ord("\n")
 
 Reader = Callable[[int], bytes]
 
@@ -44,6 +46,22 @@ class StreamState:
     bytes_read: int = 0
 
 
+class Block(NamedTuple):
+    """Whole lines in data[start:stop], each ending in b"\\n" except the last line of a stream
+    without a final newline. Blocks point into the chunks read, so lines are not copied."""
+
+    data: bytes
+    start: int
+    stop: int
+
+    def lines(self) -> list[bytes]:
+        """Return the lines without their b"\\n"."""
+        lines = self.data[self.start : self.stop].split(b"\n")
+        if self.data[self.stop - 1] == NEWLINE:
+            lines.pop()
+        return lines
+
+
 def iter_line_batches(
     read: Reader,
     *,
@@ -59,15 +77,7 @@ def iter_line_batches(
         read, start=start, end=end, chunk_bytes=chunk_bytes, max_record_bytes=max_record_bytes, state=state
     )
     for block in blocks:
-        yield block if isinstance(block, list) else split_block(block)
-
-
-def split_block(block: bytes) -> list[bytes]:
-    """Return the lines of a block, without their b"\\n"."""
-    lines = block.split(b"\n")
-    if block.endswith(b"\n"):
-        lines.pop()
-    return lines
+        yield block if isinstance(block, list) else block.lines()
 
 
 def iter_blocks(
@@ -78,9 +88,8 @@ def iter_blocks(
     chunk_bytes: int = CHUNK_BYTES,
     max_record_bytes: int = MAX_RECORD_BYTES,
     state: StreamState | None = None,
-) -> Iterator[bytes | list[bytes | Oversized]]:
-    """Yield blocks of whole lines read through `read(n)`, each line ending in b"\\n" except the last
-    line of a stream without a final newline.
+) -> Iterator[Block | list[bytes | Oversized]]:
+    """Yield blocks of whole lines read through `read(n)`.
 
     A block whose lines might exceed `max_record_bytes` comes split, as a list of lines in which an
     oversized line is an `Oversized` marker. `read` starts at byte `start - 1` when `start > 0` (so a
@@ -134,32 +143,43 @@ def iter_blocks(
         if last < 0:
             carry += chunk
         else:
-            block_start = position
-            # A slice of a whole bytes object is the object itself, so a chunk that ends in a
-            # newline is not copied.
-            block = carry + chunk[: last + 1] if carry else chunk[: last + 1]
+            for block in _blocks_of_chunk(carry, chunk, last):
+                block_start = position
+                position += block.stop - block.start
+                if end is not None and position >= end:
+                    lines_after = end - block_start  # lines starting at this offset or later are the next slice's
+                    if lines_after > 0:
+                        cut = block.data.find(b"\n", block.start + lines_after - 1)
+                        yield _checked_block(block._replace(stop=cut + 1), max_record_bytes)
+                    return
+                yield _checked_block(block, max_record_bytes)
             carry = chunk[last + 1 :]
-            position += len(block)
-            if end is not None and position >= end:
-                lines_after = end - block_start  # lines starting at this offset or later are the next slice's
-                if lines_after > 0:
-                    cut = block.find(b"\n", lines_after - 1)
-                    yield _checked_block(block[: cut + 1], max_record_bytes)
-                return
-            yield _checked_block(block, max_record_bytes)
         if len(carry) > max_record_bytes:
             oversized = len(carry)
             position += len(carry)
             carry = b""
 
     if carry and (end is None or position < end):
-        yield _checked_block(carry, max_record_bytes)
+        yield _checked_block(Block(carry, 0, len(carry)), max_record_bytes)
 
 
-def _checked_block(block: bytes, max_record_bytes: int) -> bytes | list[bytes | Oversized]:
-    if len(block) <= max_record_bytes:
+def _blocks_of_chunk(carry: bytes, chunk: bytes, last: int) -> list[Block]:
+    """Return the whole lines that end in `chunk` (whose last newline is at `last`), the first one
+    joined to the `carry` left from earlier chunks."""
+    if not carry:
+        return [Block(chunk, 0, last + 1)]
+    first = chunk.find(b"\n")
+    head = carry + chunk[: first + 1]
+    blocks = [Block(head, 0, len(head))]
+    if first < last:
+        blocks.append(Block(chunk, first + 1, last + 1))
+    return blocks
+
+
+def _checked_block(block: Block, max_record_bytes: int) -> Block | list[bytes | Oversized]:
+    if block.stop - block.start <= max_record_bytes:
         return block
-    return _mark_oversized(split_block(block), max_record_bytes)
+    return _mark_oversized(block.lines(), max_record_bytes)
 
 
 def _mark_oversized(lines: list[bytes], max_record_bytes: int) -> list[bytes | Oversized]:

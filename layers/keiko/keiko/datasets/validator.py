@@ -29,7 +29,7 @@ from keiko.datasets.failures import (
 from keiko.datasets.output import SplitWriter
 from keiko.datasets.report import ErrorKind, Report, ReportBuilder, WarningKind
 from keiko.datasets.shapes import SHAPES_BY_METHOD, TEXT, Shape, describe_shapes, detect_shape
-from keiko.datasets.stream import MAX_RECORD_BYTES, LineProblem, Oversized, split_block
+from keiko.datasets.stream import MAX_RECORD_BYTES, NEWLINE, Block, LineProblem, Oversized
 from keiko.datasets.tokens import SAMPLE_RECORDS, LengthHistogram, calibrate_ratio, estimate_ratio, strings_in
 
 # Lines read before giving up on detecting the format.
@@ -37,7 +37,6 @@ DETECTION_LINES = 1000
 # Bytes of JSONL decoded in one call. A piece with a line that fails to decode is decoded again
 # line by line, so smaller pieces cost less at bad records and more per call at clean ones.
 PIECE_BYTES = 64 * 1024
-NEWLINE = ord("\n")
 PROMPT_METHODS = ("grpo", "rloo")
 
 
@@ -129,13 +128,13 @@ class RecordValidator:
         self.labels = {True: 0, False: 0}
         self.ratio = 0.0
 
-    def feed(self, batch: list[bytes | Oversized] | bytes) -> None:
+    def feed(self, batch: list[bytes | Oversized] | Block) -> None:
         """Validate a list of lines, or a block of whole JSONL lines (see `stream.iter_blocks`)."""
-        if isinstance(batch, bytes):
+        if isinstance(batch, Block):
             if self.shape is not None and self.shape.canonical_length:
                 self._validate_block(batch)
                 return
-            batch = split_block(batch)
+            batch = batch.lines()
         if self.shape is None:
             self.pending.extend(batch)
             shape = self._detect(batch)
@@ -309,16 +308,15 @@ class RecordValidator:
             return None
         return find_duplicate_key(line)
 
-    def _validate_block(self, block: bytes) -> None:
+    def _validate_block(self, block: Block) -> None:
         """Validate a block of whole JSONL lines piece by piece, each piece ending at a newline."""
-        start = 0
-        size = len(block)
-        while start < size:
-            stop = block.rfind(b"\n", start, start + PIECE_BYTES) + 1
-            if stop <= start:  # a line longer than a piece
-                stop = block.find(b"\n", start) + 1 or size
-            if not self._validate_piece(block, start, stop):
-                self._validate(split_block(block[start:stop]))
+        data, start, end = block
+        while start < end:
+            stop = data.rfind(b"\n", start, min(start + PIECE_BYTES, end)) + 1
+            if stop <= start:  # a line longer than a piece, or the last line of a stream without a newline
+                stop = data.find(b"\n", start, end) + 1 or end
+            if not self._validate_piece(data, start, stop):
+                self._validate(Block(data, start, stop).lines())
             start = stop
 
     def _validate_piece(self, block: bytes, start: int, stop: int) -> bool:
@@ -336,7 +334,7 @@ class RecordValidator:
         encoded = list(map(self.encoder.encode, records))
         duplicate_keys: dict[int, str] = {}
         if not _one_canonical_record_per_line(block, start, stop, encoded):
-            lines = split_block(block[start:stop])
+            lines = Block(block, start, stop).lines()
             if not _one_record_per_line(lines, records):
                 return False
             for index, (line, record, encoding) in enumerate(zip(lines, records, encoded, strict=True)):
