@@ -142,7 +142,7 @@ def run_entry(
     environ.update({f"SM_CHANNEL_{name.upper()}": str(path) for name, path in channels.items()})
     environ.update(extra_environ or {})
     arguments = [item for key, value in hyperparameters.items() for item in (f"--{key}", str(value))]
-    # stderr goes to a file: an unread stderr pipe could fill up and block the job while stdout is read.
+    # stderr goes to a file because an unread stderr pipe could fill up and block the job while stdout is read.
     stderr_path = workdir / f"{script}.stderr"
     with stderr_path.open("w") as stderr_file:
         process = subprocess.Popen(

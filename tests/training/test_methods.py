@@ -34,7 +34,7 @@ def load_output(tiny_base: Path, model_dir: Path):
     [
         ("pretrain", "text", {"max_steps": "20", "max_length": "32"}),
         ("cpt", "text", {"max_steps": "20", "max_length": "32", **LORA}),
-        ("sft", "prompt-completion", {"max_steps": "20", **LORA}),
+        ("sft", "prompt-completion", {"max_steps": "20", "eval_steps": "10", **LORA}),
         ("sft", "messages", {"max_steps": "20", "peft_type": "none", "learning_rate": "1e-3"}),
         ("sft", "messages", {"max_steps": "20", "peft_type": "qlora", "lora_r": "8", "lora_alpha": "16"}),
         ("prompt-tuning", "prompt-completion", {"max_steps": "20", "num_virtual_tokens": "4"}),
@@ -63,6 +63,9 @@ def test_method_loss_falls(tiny_base: Path, tmp_path: Path, method: str, shape: 
     assert_succeeded(result)
     assert loss_fell(result.metrics("loss")), result.metrics("loss")
     assert result.manifest["method"] == method
+    assert result.manifest["metrics"]["eval_loss"] == result.metrics("eval_loss")[-1]
+    if "eval_steps" in extra:
+        assert len(result.metrics("eval_loss")) == 2  # steps 10 and 20, and not again after training
     if method != "reward":
         load_output(tiny_base, result.model_dir)
 

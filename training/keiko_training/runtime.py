@@ -147,8 +147,10 @@ def train_and_save(trainer, job: Job, output_format: str, peft_type: str | None)
         )
     metrics = {name: float(value) for name, value in result.metrics.items() if is_reportable(value)}
     if job.eval_dataset is not None:
-        evaluation = trainer.evaluate()
-        metrics.update({name: float(value) for name, value in evaluation.items() if is_reportable(value)})
+        evaluation = last_evaluation(trainer) or trainer.evaluate()
+        metrics.update(
+            {name: float(value) for name, value in evaluation.items() if name != "step" and is_reportable(value)}
+        )
         if "eval_loss" in evaluation and evaluation["eval_loss"] < 50:
             metrics["eval_perplexity"] = math.exp(evaluation["eval_loss"])
             print_metric("eval_perplexity", metrics["eval_perplexity"], trainer.state.global_step)
@@ -159,6 +161,14 @@ def train_and_save(trainer, job: Job, output_format: str, peft_type: str | None)
         job.tokenizer.save_pretrained(str(job.paths.model_dir))
         write_manifest(job.paths.model_dir, manifest(job, output_format, peft_type, metrics))
     return metrics
+
+
+def last_evaluation(trainer) -> dict[str, float] | None:
+    """Return the evaluation logged at the final step, if training just ran one."""
+    for entry in reversed(trainer.state.log_history):
+        if "eval_loss" in entry:
+            return entry if entry.get("step") == trainer.state.global_step else None
+    return None
 
 
 def manifest(job: Job, output_format: str, peft_type: str | None, metrics: dict[str, float]) -> dict[str, Any]:
