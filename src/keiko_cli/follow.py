@@ -47,7 +47,7 @@ class RunFollower:
             for execution in executions:
                 description = self.sfn.describe_execution(executionArn=execution["executionArn"])
                 if json.loads(description.get("input") or "{}").get("dataset_key") == dataset_key:
-                    print(f"Run {execution['name']} started")
+                    print(f"Run {execution['name']} started", flush=True)
                     return execution["executionArn"]
             time.sleep(POLL_INTERVAL_S)
         return None
@@ -62,7 +62,7 @@ class RunFollower:
                 self._print_new_events(execution_arn)
                 return description
             if time.monotonic() > deadline:
-                print(f"Timed out after {timeout_s:.0f} s; the run is still {description['status']}.")
+                print(f"Timed out after {timeout_s:.0f} s; the run is still {description['status']}.", flush=True)
                 return description
             time.sleep(POLL_INTERVAL_S)
 
@@ -78,15 +78,16 @@ class RunFollower:
         if kind.endswith("StateEntered"):
             name = event["stateEnteredEventDetails"]["name"]
             self.open_states[name] = _OpenState(name, now)
-            print(f"  ▶ {name}")
+            print(f"  ▶ {name}", flush=True)
         elif kind.endswith("StateExited"):
             name = event["stateExitedEventDetails"]["name"]
             opened = self.open_states.pop(name, None)
             duration = f"{now - opened.started:6.1f} s" if opened else ""
-            print(f"  ✔ {name:<28} {duration}")
+            print(f"  ✔ {name:<28} {duration}", flush=True)
         elif kind in {"ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}:
             details = event.get("executionFailedEventDetails", {})
-            print(f"  ✖ {kind}: {details.get('error', '')} {details.get('cause', '')}".rstrip())
+            message = _cause_message(details.get("cause", ""))
+            print(f"  ✖ {kind}: {details.get('error', '')} {message}".rstrip(), flush=True)
 
     def _on_training_output(self, job: Any, stream: str, line: str) -> None:
         """Print a training job's latest metrics at most every few seconds, as a progress line."""
@@ -94,7 +95,7 @@ class RunFollower:
         if match is None or time.monotonic() - self.last_progress_at < PROGRESS_INTERVAL_S:
             return
         self.last_progress_at = time.monotonic()
-        print(f"    … {job.name}: step {match['step']}: {match['name']} {float(match['value']):.4g}")
+        print(f"    … {job.name}: step {match['step']}: {match['name']} {float(match['value']):.4g}", flush=True)
 
 
 def print_summary(description: dict[str, Any]) -> None:
@@ -125,9 +126,9 @@ def print_summary(description: dict[str, Any]) -> None:
         rows.append(("Error", description.get("error", "")))
         rows.append(("Cause", _cause_message(description.get("cause", ""))))
 
-    print()
+    print(flush=True)
     for label, value in rows:
-        print(f"{label:<10} {value}")
+        print(f"{label:<10} {value}", flush=True)
 
 
 def _before_after(evaluation: dict[str, Any], metric: str) -> str:

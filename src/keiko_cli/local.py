@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
+import warnings
 from pathlib import Path
 
 from keiko_cli.follow import RunFollower, print_summary
@@ -38,8 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_WORKDIR,
         help=f"Folder for model caches and training job work folders (default: {DEFAULT_WORKDIR}).",
     )
+    run.add_argument("--timeout", type=float, default=3600, help="Seconds to wait for the run to end (default: 3600).")
     run.add_argument(
-        "--timeout", type=float, default=3600, help="Seconds to wait for the run to end (default: 3600)."
+        "--log-level",
+        default="WARNING",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="Log level of the Lambda functions' structured logs (default: WARNING, which hides routine lines).",
     )
     run.set_defaults(func=run_local)
 
@@ -64,7 +70,8 @@ def run_local(args: argparse.Namespace) -> int:
     workdir = args.workdir.resolve()
     _prepare_offline_models(recipe.model.base, workdir)
 
-    with LocalAccount(project_root=Path.cwd(), workdir=workdir) as account:
+    _quiet_emulator_warnings()
+    with LocalAccount(project_root=Path.cwd(), workdir=workdir, parameters={"LogLevel": args.log_level}) as account:
         bucket = account.resource("DataBucket").physical_id
         upload_training_code(account)
         name = args.dataset.name.removesuffix(".jsonl")
@@ -85,6 +92,14 @@ def run_local(args: argparse.Namespace) -> int:
         result = follower.follow(execution, timeout_s=args.timeout)
         print_summary(result)
         return 0 if result["status"] == "SUCCEEDED" else 1
+
+
+def _quiet_emulator_warnings() -> None:
+    """Hide warnings that concern the emulator, not the user's run: resources moto deploys without
+    modelling (bucket and queue policies) and Powertools' note on invocations that publish no metric."""
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
+    warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 def _check_arguments(args: argparse.Namespace) -> str | None:
