@@ -1,9 +1,9 @@
 """Benchmark dataset validation against a raw-read floor and a reference validator on msgspec Structs.
 
-Generates seeded JSONL corpora (chat and preference records, clean and with 1 % bad records; see
-corpus.py), then runs each validator in a fresh process, alternating their order, and reports the
+Generates seeded JSONL corpora of chat and preference records, clean and with 1 % bad records (see
+corpus.py). Runs each validator in a fresh process, alternating their order, and reports the
 median CPU time, throughput and the largest peak RSS. Exits 1 when keiko's record counts differ
-from the reference's; timings are reported, never enforced.
+from the reference's. Timings are reported but never enforced.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ def test_pieces_match_line_by_line(lines, trailing_newline, chunk_bytes, piece_b
 
 
 def test_two_records_on_one_line_are_invalid(validate_lines):
-    # Given compact records where one line holds two records and a blank line follows
+    # Given compact records where one line contains two records and a blank line follows
     report = validate_lines([GOOD, GOOD + GOOD, b"", chat_line("a?", "b.")])
     # Then the double line is invalid JSON at line 2, and line numbers count the blank line
     assert report.errors_by_kind == {"invalid_json": 1}

@@ -1,8 +1,8 @@
 """Duplicate detection state: 64-bit digests of normalised records in a flat table.
 
 A Python set of ints costs about 60-90 bytes per record (an int object plus a set slot). Here each
-digest is 8 bytes in an open-addressing table kept at most half full, so memory stays at 16-32
-bytes per distinct record.
+digest is 8 bytes in an open-addressing table kept at most two thirds full, so memory stays at
+12-24 bytes per distinct record once the table outgrows its initial 512 KiB.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from array import array
 
 import xxhash
 
-# Two records are duplicates when the xxh3-64 digests of their normalised JSON are equal. NOTE: two
-# different records share a digest with probability about n**2 / 2**65 for n records (about 3e-8
-# for a million records); the later one would then be dropped as a duplicate.
+# Two records are duplicates when the xxh3-64 digests of their normalised JSON are equal.
+# NOTE: two different records share a digest with probability about n**2 / 2**65 for n records
+# (about 3e-8 for a million records). The later one is then dropped as a duplicate.
 digest = xxhash.xxh3_64_intdigest
 
-INITIAL_SLOTS = 1 << 12
+INITIAL_SLOTS = 1 << 16
 
 
 class DigestSet:
@@ -29,7 +29,7 @@ class DigestSet:
     def add_all(self, digests: list[int]) -> list[int]:
         """Add the digests in order; return the positions of those already present, earlier in the
         set or earlier in `digests`."""
-        if (self.count + len(digests)) * 2 > len(self.table):
+        if (self.count + len(digests)) * 3 > len(self.table) * 2:
             self._grow(self.count + len(digests))
         table = self.table
         mask = len(table) - 1
@@ -51,7 +51,7 @@ class DigestSet:
 
     def _grow(self, needed: int) -> None:
         slots = len(self.table)
-        while needed * 2 > slots:
+        while needed * 3 > slots * 2:
             slots *= 2
         old, self.table = self.table, array("Q", [0]) * slots
         mask = slots - 1

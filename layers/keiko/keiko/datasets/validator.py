@@ -96,8 +96,8 @@ def _one_canonical_record_per_line(block: bytes, start: int, stop: int, encoded:
 
 
 def _one_record_per_line(lines: list[bytes], records: list) -> bool:
-    """Return True when each line holds one of the records: as many lines as records, and every
-    line starts with `{`, so none is blank and each holds at least one record."""
+    """Return True when each line contains one of the records: as many lines as records, and every
+    line starts with `{`, so none is blank and each contains at least one record."""
     if len(lines) != len(records) or b"" in lines:
         return False
     return bytes(map(itemgetter(0), lines)) == b"{" * len(lines)
