@@ -16,8 +16,8 @@ from pathlib import Path
 from .contract import ContainerPaths, parse_arguments, write_failure
 
 logger = logging.getLogger("keiko_training")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-HUB_ARGUMENTS = ("model_name_or_path", "teacher_model_name_or_path", "reward_model_name_or_path")
 HUB_CHANNELS = {
     "model_name_or_path": "base",
     "teacher_model_name_or_path": "teacher",
@@ -27,7 +27,7 @@ HUB_CHANNELS = {
 
 def run(command: Callable[[ContainerPaths, dict[str, str]], object], argv: Sequence[str]) -> int:
     """Run an entry command; on any error write the failure file, log it and return 1."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     paths = ContainerPaths.from_environ()
     try:
         values = parse_arguments(argv)
@@ -85,6 +85,7 @@ def relaunch_with_torchrun(script: str, argv: Sequence[str], environ=os.environ)
         script,
         *argv,
     ]
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logger.info("launching %d processes per node on %d node(s) with torchrun", nproc, len(hosts))
     sys.stdout.flush()
     os.execv(sys.executable, command)

@@ -151,7 +151,8 @@ def train_and_save(trainer, job: Job, output_format: str, peft_type: str | None)
         metrics.update(
             {name: float(value) for name, value in evaluation.items() if name != "step" and is_reportable(value)}
         )
-        if "eval_loss" in evaluation and evaluation["eval_loss"] < 50:
+        # exp overflows a float above a loss of about 709; such a run has diverged anyway.
+        if "eval_loss" in evaluation and evaluation["eval_loss"] < 700:
             metrics["eval_perplexity"] = math.exp(evaluation["eval_loss"])
             print_metric("eval_perplexity", metrics["eval_perplexity"], trainer.state.global_step)
 
