@@ -47,6 +47,7 @@ def quantization_config(job: Job):
     import torch
     from transformers import BitsAndBytesConfig
 
+    # NOTE: keiko's tests run on CPUs only, so this 4-bit path has not been run by them.
     return BitsAndBytesConfig(
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
