@@ -27,7 +27,7 @@ class ContractError(ValueError):
 
 @dataclass(frozen=True)
 class ContainerPaths:
-    """Where a job reads its inputs and writes its model, checkpoints and failure reason."""
+    """Container paths: input channels and the model, output, checkpoint and failure locations."""
 
     model_dir: Path
     output_dir: Path

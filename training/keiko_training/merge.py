@@ -2,8 +2,9 @@
 
 Adapters arrive in the ADAPTERS channel, one per subfolder (or one model.tar.gz per subfolder, or
 tarballs side by side), and combine in folder-name order with `weights`. PEFT's
-`add_weighted_adapter` does the arithmetic: "linear" needs adapters of equal rank; "ties" and
-"dare_*" keep `density` of each adapter's weights (DARE drops them at random, seeded by `seed`).
+`add_weighted_adapter` does the arithmetic. "linear" needs adapters of equal rank. "ties" and
+"dare_*" keep `density` of each adapter's weights, and DARE drops the rest at random, seeded by
+`seed`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ MERGED = "default"
 
 
 def adapter_folders(channel: Path) -> list[Path]:
-    """Every adapter in the channel, in name order, with tarballs extracted."""
+    """List every adapter in the channel, in name order, extracting tarballs."""
     entries = sorted(path for path in channel.iterdir() if path.is_dir() or path.name.endswith(".tar.gz"))
     folders = []
     for entry in entries:
@@ -48,7 +49,7 @@ def merge(paths: ContainerPaths, params: TrainingJobParameters) -> dict[str, flo
     folders = adapter_folders(paths.require_channel("adapters", "the LoRA adapters to merge"))
     if len(folders) < 2 and not hp.merge_into_base:
         raise ContractError(
-            f"the ADAPTERS channel holds {len(folders)} adapter(s): merging needs at least 2, "
+            f"the ADAPTERS channel contains {len(folders)} adapter(s), but merging needs at least 2: add adapters "
             "or set merge_into_base to fold one adapter into the base"
         )
     weights = hp.weights or [1.0] * len(folders)

@@ -92,5 +92,5 @@ def evaluation_metric_definitions() -> list[dict[str, str]]:
 
 
 def is_reportable(value: object) -> bool:
-    """Whether a log value is a number worth a metric line (bools and non-numbers are not)."""
+    """Return whether a log value is a number to print as a metric line (bools and NaN are not)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(float(value))

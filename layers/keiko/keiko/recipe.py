@@ -296,7 +296,7 @@ class OnlineRlHyperparameters(Hyperparameters):
                 f"{len(self.reward_functions)}: give one weight per function"
             )
         # TRL needs each generation batch (per-device batch x processes x accumulation steps) to hold
-        # whole groups of num_generations; requiring it per process holds for any process count.
+        # whole groups of num_generations. Requiring it per process makes it hold for any process count.
         if (self.per_device_batch_size * self.gradient_accumulation_steps) % self.num_generations:
             raise ValueError(
                 f"per_device_batch_size {self.per_device_batch_size} x gradient_accumulation_steps "

@@ -19,7 +19,7 @@ def qlora_supported() -> bool:
 
 
 def lora_config(job: Job, task_type: str = "CAUSAL_LM"):
-    """The recipe's LoRA settings as a peft.LoraConfig, or None for full fine-tuning."""
+    """Build a peft.LoraConfig from the recipe's LoRA settings, or return None for full fine-tuning."""
     from peft import LoraConfig
 
     spec = job.params.peft
@@ -59,8 +59,8 @@ def quantization_config(job: Job):
 def policy_model(job: Job) -> tuple[Any, Any, str | None]:
     """Load the model to train and the PEFT config to add: (model, peft_config, peft type name).
 
-    A starting adapter from the MODEL channel is trained further (its base is the BASE model); a
-    starting full model replaces the base and gets the recipe's LoRA like a base would.
+    A starting adapter from the MODEL channel is trained further on the BASE model. A starting full
+    model replaces the base and gets the recipe's LoRA, as the base would.
     """
     start: ModelSource | None = job.start
     if start is not None and start.is_adapter:

@@ -81,7 +81,7 @@ def build_kto(job: Job) -> tuple[Any, str, str | None]:
 
 
 def build_reward(job: Job) -> tuple[Any, str, str | None]:
-    """A reward model: the base with a one-output classification head, trained on chosen/rejected pairs."""
+    """Build a reward-model trainer: the base with a one-output classification head, on chosen/rejected pairs."""
     from transformers import AutoModelForSequenceClassification
     from trl import RewardConfig, RewardTrainer
 
