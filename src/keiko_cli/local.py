@@ -91,7 +91,21 @@ def run_local(args: argparse.Namespace) -> int:
             return 1
         result = follower.follow(execution, timeout_s=args.timeout)
         print_summary(result)
+        artifacts = download_run(s3, bucket, result["name"], workdir / "runs")
+        print(f"{'Artifacts':<10} {artifacts} (the emulated account ends with this command)")
         return 0 if result["status"] == "SUCCEEDED" else 1
+
+
+def download_run(s3, bucket: str, run_id: str, target: Path) -> Path:
+    """Copy everything the run wrote under runs/<run-id>/ to target/<run-id>/; return that folder."""
+    folder = target / run_id
+    prefix = f"runs/{run_id}/"
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            path = folder / item["Key"].removeprefix(prefix)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, item["Key"], str(path))
+    return folder
 
 
 def _quiet_emulator_warnings() -> None:

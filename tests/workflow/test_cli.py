@@ -103,6 +103,12 @@ def test_local_run_follows_run_to_success(tmp_path, tiny_model_dir, capsys):
     assert "SFT loss   " in output
     assert "Package    arn:aws:sagemaker:" in output
 
+    # And the run's files outlive the emulated account in the work folder
+    run_folders = list((workdir / "runs").iterdir())
+    assert len(run_folders) == 1
+    assert (run_folders[0] / "validation" / "report.md").is_file()
+    assert (run_folders[0] / "data" / "train.jsonl").is_file()
+
 
 def test_local_run_rejects_invalid_recipe(tmp_path, capsys):
     recipe = tmp_path / "keiko.yaml"
