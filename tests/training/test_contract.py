@@ -7,7 +7,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import records_for, run_entry, write_jsonl
 from hypothesis import given
 from hypothesis import strategies as st
 from keiko.recipe import Method
@@ -21,6 +20,7 @@ from keiko_training.metrics import (
     parse_metric,
 )
 from keiko_training.models import find_model_folder
+from training_support import records_for, run_entry, write_jsonl
 
 METRIC_NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_/.-0123456789", min_size=1, max_size=40)
 

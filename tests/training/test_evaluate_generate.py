@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import assert_succeeded, records_for, run_entry, write_jsonl
+from training_support import assert_succeeded, records_for, run_entry, write_jsonl
 
 pytestmark = pytest.mark.training
 

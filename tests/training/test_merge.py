@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_succeeded, run_entry
 from keiko_training.models import ModelSource, load_candidate
+from training_support import assert_succeeded, run_entry
 
 pytestmark = pytest.mark.training
 

@@ -7,8 +7,8 @@ from statistics import mean
 
 import pytest
 import torch
-from conftest import assert_succeeded, records_for, run_entry, write_jsonl
 from keiko_training.models import ModelSource, load_candidate
+from training_support import assert_succeeded, records_for, run_entry, write_jsonl
 
 pytestmark = pytest.mark.training
 
@@ -72,8 +72,8 @@ def test_method_loss_falls(tiny_base: Path, tmp_path: Path, method: str, shape: 
 
 @pytest.fixture(scope="module")
 def tiny_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conftest import corpus
     from keiko_training.tiny import build_tiny_model
+    from training_support import corpus
 
     # The same texts give the same tokenizer, which logit distillation needs; the seed changes the weights.
     return build_tiny_model(tmp_path_factory.mktemp("teacher") / "teacher", corpus(), seed=7)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_succeeded, records_for, run_entry, write_jsonl
 from safetensors.torch import load_file
+from training_support import assert_succeeded, records_for, run_entry, write_jsonl
 
 pytestmark = pytest.mark.training
 

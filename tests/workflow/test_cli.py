@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import DEMO_DATASET, ROOT
+from workflow_support import DEMO_DATASET, ROOT
 
 from keiko_cli.main import main
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import (
+from workflow_support import (
     DEMO_DATASET,
     data_bucket,
     entered_states,
