@@ -106,10 +106,22 @@ class SyntheticSpec(Strict):
 class PreferenceSpec(Strict):
     enabled: bool = False
     method: Literal["dpo"] = "dpo"
-    iterations: Annotated[int, Field(ge=1, le=20)] = 1
+    iterations: Annotated[int, Field(ge=1, description="Preference iterations per run; one is supported today.")] = 1
     prompts: Annotated[int, Field(ge=1, le=10_000, description="Prompts sampled per iteration.")] = 16
     judge_model_id: str = "anthropic.claude-3-5-sonnet-20241022-v2:0"
     max_new_tokens: Annotated[int, Field(ge=1, le=8192)] = 128
+
+    @field_validator("iterations")
+    @classmethod
+    def _one_iteration(cls, value: int) -> int:
+        # NOTE: the lifecycle state machine runs one preference iteration per run; the loop until a
+        # gate passes or a cap stops it is not built yet, so more are rejected rather than ignored.
+        if value != 1:
+            raise ValueError(
+                f"{value} iterations requested, but a run performs one preference iteration; set "
+                "preference.iterations to 1"
+            )
+        return value
 
 
 class RegistrySpec(Strict):
