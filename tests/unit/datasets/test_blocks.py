@@ -3,12 +3,14 @@
 import io
 from unittest.mock import patch
 
+import msgspec
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from keiko.datasets import Report, ValidationOptions
 from keiko.datasets import validator as validator_module
 from keiko.datasets.output import SplitWriter
+from keiko.datasets.shapes import Messages
 from keiko.datasets.stream import Block, iter_blocks
 from keiko.datasets.validator import RecordValidator
 
@@ -107,3 +109,54 @@ def test_blank_line_and_double_line_in_one_piece():
     assert report.errors[0].line == 3
     assert report.stats.blank_lines == 1
     assert report.valid_records == 3
+
+
+def failed_line_of(data: bytes) -> bytes | None:
+    """Return the line that `_failed_line` blames for the failed decode of `data` as one piece."""
+    decoder = msgspec.json.Decoder(Messages)
+    try:
+        decoder.decode_lines(data)
+    except msgspec.DecodeError as exc:
+        bounds = validator_module._failed_line(data, 0, len(data), exc)
+        return None if bounds is None else data[bounds[0] : bounds[1]]
+    raise AssertionError("the piece decoded")
+
+
+def test_failed_line_is_located():
+    wrong_type = GOOD.replace(b'"Open Settings."', b"7")
+    cases = [
+        # a cut-short line: msgspec stops at the first byte of the next line
+        (b"\n".join([GOOD, GOOD[:-3], GOOD]) + b"\n", GOOD[:-3] + b"\n"),
+        # a syntax error inside a line
+        (b"\n".join([GOOD, b'{"messages":x}', GOOD]) + b"\n", b'{"messages":x}\n'),
+        # a type error, located by the index of the failing value
+        (b"\n".join([GOOD, GOOD, wrong_type, GOOD]) + b"\n", wrong_type + b"\n"),
+        # the last line, without a newline
+        (b"\n".join([GOOD, b'{"messages":x}']), b'{"messages":x}'),
+    ]
+    for data, expected in cases:
+        assert failed_line_of(data) == expected
+
+
+def test_failed_line_unknown_when_truncated():
+    # Given a piece whose last record is cut short, so msgspec reports no position
+    data = GOOD + b"\n" + GOOD[:-3]
+    # Then no line is blamed and the piece is validated line by line
+    assert failed_line_of(data) is None
+
+
+def test_bad_lines_mid_piece_are_located(validate_lines):
+    # Given good records with a cut-short line, a wrong type and a blank line in between
+    wrong_type = GOOD.replace(b'"Open Settings."', b"7")
+    lines = [GOOD, GOOD, GOOD[:-3], GOOD, b"", wrong_type, chat_line("a?", "b."), chat_line("c?", "d.")]
+    validator = RecordValidator(ValidationOptions(method="sft"), Report(source="d.jsonl", method="sft"), None)
+    validator.feed([GOOD])
+    # When they are validated as one block after the format is known
+    data = b"\n".join(lines) + b"\n"
+    validator.feed(Block(data, 0, len(data)))
+    report = validator.finish()
+    # Then each bad line is reported at its own line, counting the first record as line 1
+    assert report.errors_by_kind == {"invalid_json": 1, "wrong_type": 1}
+    assert [(error.kind, error.line) for error in report.errors] == [("invalid_json", 4), ("wrong_type", 7)]
+    assert report.stats.blank_lines == 1
+    assert report.valid_records == 6

@@ -8,6 +8,7 @@ of JSONL go further: pieces of about `PIECE_BYTES` are decoded in one call (see 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from itertools import accumulate, repeat
@@ -34,10 +35,15 @@ from keiko.datasets.tokens import SAMPLE_RECORDS, LengthHistogram, calibrate_rat
 
 # Lines read before giving up on detecting the format.
 DETECTION_LINES = 1000
-# Bytes of JSONL decoded in one call. A piece with a line that fails to decode is decoded again
-# line by line, so smaller pieces cost less at bad records and more per call at clean ones.
+# Bytes of JSONL decoded in one call. A piece with a line that fails to decode is decoded again in
+# parts (see `_validate_lines_of_piece`), so smaller pieces cost less at bad records and more per
+# call at clean ones.
 PIECE_BYTES = 64 * 1024
 PROMPT_METHODS = ("grpo", "rloo")
+# msgspec 0.23 ends a JSON syntax error with "(byte N)" and a type error with " - at `$[N]...`",
+# N counting from the start of the decoded buffer or from its first value.
+_SYNTAX_ERROR_OFFSET = re.compile(r"\(byte (\d+)\)$")
+_VALUE_INDEX = re.compile(r" - at `\$\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,36 @@ def _one_record_per_line(lines: list[bytes], records: list) -> bool:
     if len(lines) != len(records) or b"" in lines:
         return False
     return bytes(map(itemgetter(0), lines)) == b"{" * len(lines)
+
+
+def _failed_line(block: bytes, start: int, stop: int, error: Exception) -> tuple[int, int] | None:
+    """Return the [start, end) bytes of the line in block[start:stop] that most likely made
+    `decode_lines` fail, or None when the error does not locate it.
+
+    A syntax error gives a byte offset. At the first byte of a line it usually means the line
+    before was cut short, so that line is returned. A type error gives the index of the failing
+    value, which is its line index unless an earlier line is blank or holds two values. A wrong
+    guess costs time only, because every line is still validated exactly once.
+    """
+    message = str(error)
+    offset = _SYNTAX_ERROR_OFFSET.search(message)
+    if offset is not None:
+        position = start + int(offset[1])
+        line_start = max(block.rfind(b"\n", start, position) + 1, start)
+        if line_start == position and line_start > start:
+            line_start = max(block.rfind(b"\n", start, line_start - 1) + 1, start)
+    else:
+        index = _VALUE_INDEX.search(message)
+        if index is None:
+            return None
+        line_start = start
+        for _ in range(int(index[1])):
+            line_start = block.find(b"\n", line_start, stop) + 1
+            if line_start == 0:
+                return None
+    if line_start >= stop:
+        return None
+    return line_start, block.find(b"\n", line_start, stop) + 1 or stop
 
 
 def _duplicate_key_message(key: str) -> str:
@@ -315,22 +351,51 @@ class RecordValidator:
             stop = data.rfind(b"\n", start, min(start + PIECE_BYTES, end)) + 1
             if stop <= start:  # a line longer than a piece, or the last line of a stream without a newline
                 stop = data.find(b"\n", start, end) + 1 or end
-            if not self._validate_piece(data, start, stop):
-                self._validate(Block(data, start, stop).lines())
+            self._validate_lines_of_piece(data, start, stop)
             start = stop
+
+    def _validate_lines_of_piece(self, block: bytes, start: int, stop: int) -> None:
+        """Validate the lines in block[start:stop], decoding them in one call where possible.
+
+        When the decode fails and msgspec's error locates a line, the lines before it are decoded
+        as one piece, that line is validated alone, and decoding resumes after it. Otherwise the
+        piece is validated line by line.
+        """
+        while start < stop:
+            try:
+                records = self.decoder.decode_lines(memoryview(block)[start:stop])
+            except (msgspec.DecodeError, TypeError) as exc:
+                failed = _failed_line(block, start, stop, exc)
+            else:
+                if not self._validate_records(block, start, stop, records):
+                    self._validate(Block(block, start, stop).lines())
+                return
+            if failed is None:
+                self._validate(Block(block, start, stop).lines())
+                return
+            line_start, line_end = failed
+            if line_start > start and not self._validate_piece(block, start, line_start):
+                self._validate(Block(block, start, line_start).lines())
+            self._validate(Block(block, line_start, line_end).lines())
+            start = line_end
 
     def _validate_piece(self, block: bytes, start: int, stop: int) -> bool:
         """Validate block[start:stop] with one decode call; return False, having changed nothing,
-        when the piece must be validated line by line.
+        when the piece must be validated line by line."""
+        try:
+            records = self.decoder.decode_lines(memoryview(block)[start:stop])
+        except (msgspec.DecodeError, TypeError):
+            return False
+        return self._validate_records(block, start, stop, records)
+
+    def _validate_records(self, block: bytes, start: int, stop: int, records: list) -> bool:
+        """Validate the records decoded from block[start:stop]; return False, having changed
+        nothing, when they cannot be matched to its lines.
 
         `decode_lines` skips blank lines and accepts several values on one line, so records are
         matched to lines only when that is proven (see `_one_canonical_record_per_line` and
         `_one_record_per_line`).
         """
-        try:
-            records = self.decoder.decode_lines(memoryview(block)[start:stop])
-        except (msgspec.DecodeError, TypeError):
-            return False
         encoded = list(map(self.encoder.encode, records))
         duplicate_keys: dict[int, str] = {}
         if not _one_canonical_record_per_line(block, start, stop, encoded):
