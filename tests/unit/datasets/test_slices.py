@@ -40,6 +40,17 @@ def test_slices_cover_every_line_once(lines, cuts, chunk, trailing_newline):
     assert joined == expected
 
 
+def test_slice_ending_inside_bom_owns_first_line():
+    # Given a file of one empty line after a byte order mark, cut after the mark's first byte
+    data = b"\xef\xbb\xbf\n"
+    # When the two ranges are read on their own
+    first = slice_lines(data, 0, 1, 16)
+    second = slice_lines(data, 1, len(data), 16)
+    # Then the first range holds the line, because the line starts at byte 0
+    assert first == [b""]
+    assert second == []
+
+
 def test_merged_slices_match_whole_file():
     # Given 300 records with a bad record at line 250, validated whole and in three slices
     rows = [json.dumps({"prompt": f"q{index}?", "completion": f"a{index}."}).encode() for index in range(300)]

@@ -122,6 +122,10 @@ def iter_blocks(
                 state.bom_stripped = True
                 chunk = chunk[len(UTF8_BOM) :]
                 position += len(UTF8_BOM)
+                if end is not None and end <= position:
+                    # The first line starts at byte 0, before the mark, so a slice ending inside
+                    # the mark still owns it.
+                    end = position + 1
 
         if skipping_to_newline or oversized:
             newline = chunk.find(b"\n")
