@@ -5,16 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from keiko.recipe import (
-    HYPERPARAMETER_MODELS,
-    LORA_METHODS,
-    Method,
-    RecipeError,
-    TrainingJobParameters,
-    job_hyperparameters,
-    parse_job_hyperparameters,
-    parse_recipe,
-)
+from keiko.job_parameters import TrainingJobParameters, job_hyperparameters, parse_job_hyperparameters
+from keiko.recipe import HYPERPARAMETER_MODELS, LORA_METHODS, Method, RecipeError, parse_recipe
 
 REQUIRED = {Method.GRPO: {"reward_functions": ["exact_match"]}, Method.RLOO: {"reward_functions": ["length"]}}
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from keiko.job_parameters import parse_job_hyperparameters
 from keiko.jobs import JobSpecError, build_training_job, stage_spec
 from keiko.payloads import StageInput
-from keiko.recipe import parse_job_hyperparameters
 from keiko.settings import JobSettings
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

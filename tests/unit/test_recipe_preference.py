@@ -1,7 +1,6 @@
 """Recipe checks on the preference section."""
 
 import pytest
-
 from keiko.recipe import RecipeError, parse_recipe
 
 

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from keiko.recipe import TrainingJobParameters
+from keiko.job_parameters import TrainingJobParameters
 
 from .contract import ContainerPaths, ContractError
 from .models import find_model_folder, load_causal_lm, load_tokenizer, resolve_source, write_manifest

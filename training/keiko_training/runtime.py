@@ -8,7 +8,7 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any
 
-from keiko.recipe import TrainingJobParameters
+from keiko.job_parameters import TrainingJobParameters
 
 from .contract import ContainerPaths
 from .metrics import format_metric, is_reportable

@@ -6,7 +6,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from keiko.recipe import Method, TrainingJobParameters, parse_job_hyperparameters
+from keiko.job_parameters import TrainingJobParameters, parse_job_hyperparameters
+from keiko.recipe import Method
 
 from .contract import ContainerPaths
 from .data import load_dataset

@@ -3,7 +3,7 @@
 All jobs follow SageMaker's training toolkit contract: `sagemaker_program` names the script inside the
 `sagemaker_submit_directory` tarball, every other hyperparameter arrives as `--key value`, inputs
 arrive as channels, and the model directory becomes `<output path>/<job name>/output/model.tar.gz`.
-The recipe travels as the flat hyperparameters of `keiko.recipe.job_hyperparameters`; an `s3://` base
+The recipe travels as the flat hyperparameters of `keiko.job_parameters.job_hyperparameters`; an `s3://` base
 model also arrives as the `base` channel.
 """
 
@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from keiko.job_parameters import job_hyperparameters
 from keiko.payloads import PlanResult, StageInput
-from keiko.recipe import Method, Recipe, job_hyperparameters
+from keiko.recipe import Method, Recipe
 from keiko.settings import JobSettings
 from keiko.training_metrics import evaluation_metric_definitions, training_metric_definitions
 

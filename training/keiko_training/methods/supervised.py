@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from keiko.recipe import Method, SftHyperparameters
+from keiko.hyperparameters import SftHyperparameters
+from keiko.recipe import Method
 
 from ..runtime import Job, metric_callback, trainer_arguments
 from .policy import policy_model
