@@ -1,37 +1,41 @@
-"""The Lambda layer's copy of the metric line format agrees with the training scripts' module."""
+"""The MetricDefinitions the submitting Lambda sends capture the lines the training scripts print."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from keiko import training_metrics as layer
-from keiko_training import metrics as training
+from keiko import training_metrics
+from keiko_training.metrics import format_metric
 
 
-def test_constants_agree():
-    assert layer.PREFIX == training.PREFIX
-    assert layer.FLOAT_PATTERN == training.FLOAT_PATTERN
-    assert layer.COMMON_METRICS == training.COMMON_METRICS
-    assert layer.METHOD_METRICS == training.METHOD_METRICS
-    assert layer.EVALUATION_METRICS == training.EVALUATION_METRICS
-
-
-@pytest.mark.parametrize("method", sorted(training.METHOD_METRICS))
-def test_definitions_agree(method):
-    assert layer.training_metric_definitions(method) == training.metric_definitions(method)
-
-
-def test_evaluation_definitions_agree():
-    assert layer.evaluation_metric_definitions() == training.evaluation_metric_definitions()
+def _definition(definitions: list[dict[str, str]], name: str) -> dict[str, str]:
+    (definition,) = [item for item in definitions if item["Name"] == name]
+    return definition
 
 
 @pytest.mark.parametrize("value", [1.5, -0.25, 3e-05, 12.0, float("inf")])
-def test_definitions_capture_printed_values(value):
-    line = training.format_metric("eval_loss", value, 7)
-    (definition,) = [item for item in layer.training_metric_definitions("sft") if item["Name"] == "eval_loss"]
+def test_definition_captures_printed_value(value):
+    line = format_metric("eval_loss", value, 7)
+    definition = _definition(training_metrics.training_metric_definitions("sft"), "eval_loss")
 
     match = re.search(definition["Regex"], line)
 
     assert match is not None
     assert float(match.group(1)) == value
+
+
+@pytest.mark.parametrize("method", sorted(training_metrics.METHOD_METRICS))
+def test_every_method_metric_captured(method):
+    definitions = training_metrics.training_metric_definitions(method)
+
+    for name in training_metrics.METHOD_METRICS[method]:
+        match = re.search(_definition(definitions, name)["Regex"], format_metric(name, 0.5, 3))
+        assert match is not None, name
+        assert float(match.group(1)) == 0.5
+
+
+def test_definition_ignores_other_metric():
+    definition = _definition(training_metrics.training_metric_definitions("dpo"), "rewards/accuracies")
+
+    assert re.search(definition["Regex"], format_metric("eval_rewards/accuracies", 0.9, 1)) is None

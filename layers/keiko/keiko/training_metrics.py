@@ -1,9 +1,8 @@
 """MetricDefinitions for keiko's SageMaker jobs, matching the training scripts' metric lines.
 
-Scripts print `keiko_metric name=<name> value=<float> step=<int>` (keiko_training.metrics), and
-SageMaker records the first capture group of each definition's regex. The Lambda layer does not ship
-keiko_training, so the prefix, number pattern and metric names are repeated here;
-tests/unit/test_training_metrics.py fails when the two copies disagree.
+Scripts print `keiko_metric name=<name> value=<float> step=<int>` (keiko_training.metrics formats
+the lines from the constants here), and SageMaker records the first capture group of each
+definition's regex. Standard library only: the submitting Lambda imports it without torch.
 """
 
 from __future__ import annotations
