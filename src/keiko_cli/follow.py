@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 POLL_INTERVAL_S = 0.5
@@ -39,18 +41,34 @@ class RunFollower:
     def state_machine_arn(self) -> str:
         return self.account.resource("LifecycleStateMachine").physical_id
 
-    def wait_for_start(self, dataset_key: str, timeout_s: float) -> str | None:
-        """Return the ARN of the execution started for dataset_key, or None when none starts in time."""
+    def wait_for_start(self, run_id: str, timeout_s: float) -> str | None:
+        """Return the ARN of the execution named run_id once it exists.
+
+        Intake records a run it rejects (a missing or invalid recipe, say) as FAILED without starting
+        an execution: that record's reason is printed and None returned, as it is on timeout.
+        """
+        arn = self.state_machine_arn().replace(":stateMachine:", ":execution:") + f":{run_id}"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            executions = self.sfn.list_executions(stateMachineArn=self.state_machine_arn())["executions"]
-            for execution in executions:
-                description = self.sfn.describe_execution(executionArn=execution["executionArn"])
-                if json.loads(description.get("input") or "{}").get("dataset_key") == dataset_key:
-                    print(f"Run {execution['name']} started", flush=True)
-                    return execution["executionArn"]
+            try:
+                self.sfn.describe_execution(executionArn=arn)
+                print(f"Run {run_id} started", flush=True)
+                return arn
+            except self.sfn.exceptions.ExecutionDoesNotExist:
+                pass
+            record = self.run_record(run_id)
+            if record and record.get("status") == "FAILED":
+                print(f"Run {run_id} was not started: {record.get('error')}: {record.get('cause')}", file=sys.stderr)
+                return None
             time.sleep(POLL_INTERVAL_S)
+        print(f"No run started for the upload within {timeout_s:.0f} s.", file=sys.stderr)
         return None
+
+    def run_record(self, run_id: str) -> dict[str, Any] | None:
+        from keiko.runs import RunStore
+
+        table = self.account.resource("RunTable").physical_id
+        return RunStore(table, dynamodb=self.account.client("dynamodb")).get_run(run_id)
 
     def follow(self, execution_arn: str, timeout_s: float) -> dict[str, Any]:
         """Print state transitions until the execution ends; return its final description."""
@@ -98,8 +116,8 @@ class RunFollower:
         print(f"    … {job.name}: step {match['step']}: {match['name']} {float(match['value']):.4g}", flush=True)
 
 
-def print_summary(description: dict[str, Any]) -> None:
-    """Print the run id, status, metrics before and after, the model package and the report."""
+def print_summary(description: dict[str, Any], artifacts: Path) -> None:
+    """Print the run id, status, metrics before and after, the model package and where the files are."""
     output = json.loads(description.get("output") or "{}")
     run_input = json.loads(description.get("input") or "{}")
     dataset = output.get("dataset") or {}
@@ -111,31 +129,34 @@ def print_summary(description: dict[str, Any]) -> None:
     ]
     if dataset:
         rows.append(("Records", f"{dataset.get('train_records')} train, {dataset.get('eval_records')} evaluation"))
-        rows.append(("Report", dataset.get("report_markdown_uri") or dataset.get("report_uri")))
+    report = artifacts / "validation" / "report.md"
+    if report.is_file():
+        rows.append(("Report", report))
     if plan:
         rows.append(("Plan", f"{plan['instance_count']} x {plan['instance_type']}, about {plan['estimated_usd']} USD"))
     for label, key in (("SFT", "evaluation"), ("DPO", "preference_evaluation")):
         evaluation = output.get(key)
         if evaluation:
-            rows.append((f"{label} loss", _before_after(evaluation, "eval_loss")))
-            rows.append((f"{label} ppl", _before_after(evaluation, "perplexity")))
+            rows.append((f"{label} loss", _base_to_candidate(evaluation, "eval_loss", label)))
+            rows.append((f"{label} ppl", _base_to_candidate(evaluation, "perplexity", label)))
     registration = output.get("registration") or {}
     if registration:
         rows.append(("Package", registration.get("model_package_arn")))
     if description["status"] != "SUCCEEDED":
         rows.append(("Error", description.get("error", "")))
         rows.append(("Cause", _cause_message(description.get("cause", ""))))
+    rows.append(("Artifacts", f"{artifacts} (the emulated account ends with this command)"))
 
     print(flush=True)
     for label, value in rows:
         print(f"{label:<10} {value}", flush=True)
 
 
-def _before_after(evaluation: dict[str, Any], metric: str) -> str:
-    before, after = evaluation.get(f"base_{metric}"), evaluation.get(f"candidate_{metric}")
-    if before is None or after is None:
+def _base_to_candidate(evaluation: dict[str, Any], metric: str, label: str) -> str:
+    base, candidate = evaluation.get(f"base_{metric}"), evaluation.get(f"candidate_{metric}")
+    if base is None or candidate is None:
         return "not measured"
-    return f"{before:.4f} before, {after:.4f} after"
+    return f"{base:.4f} base model -> {candidate:.4f} after {label}"
 
 
 def _cause_message(cause: str) -> str:

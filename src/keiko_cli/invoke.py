@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
@@ -30,10 +31,10 @@ def run_invoke(args: argparse.Namespace) -> int:
     try:
         event = json.loads(args.event.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        print(f"keiko invoke: event file {args.event} not found.")
+        print(f"keiko invoke: event file {args.event} not found.", file=sys.stderr)
         return 2
     except json.JSONDecodeError as exc:
-        print(f"keiko invoke: {args.event} is not valid JSON: {exc}. Fix the file and try again.")
+        print(f"keiko invoke: {args.event} is not valid JSON: {exc}. Fix the file and try again.", file=sys.stderr)
         return 2
 
     from keiko_local.account import FunctionError, LocalAccount
@@ -45,7 +46,10 @@ def run_invoke(args: argparse.Namespace) -> int:
             if resource.resource_type == "AWS::Lambda::Function"
         )
         if args.function not in functions:
-            print(f"keiko invoke: no function {args.function!r} in template.yaml. Functions: {', '.join(functions)}.")
+            print(
+                f"keiko invoke: no function {args.function!r} in template.yaml. Functions: {', '.join(functions)}.",
+                file=sys.stderr,
+            )
             return 2
         try:
             result = account.invoke(args.function, event)

@@ -6,8 +6,12 @@ import argparse
 import logging
 import os
 import re
+import sys
 import warnings
 from pathlib import Path
+
+from keiko.names import make_run_id
+from keiko.s3events import DATASET_EXTENSIONS, DatasetObject
 
 from keiko_cli.follow import RunFollower, print_summary
 
@@ -27,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "s3://<data bucket>/datasets/<project>/, and follow the lifecycle execution the upload starts."
         ),
     )
-    run.add_argument("dataset", type=Path, help="Dataset file (.jsonl) to upload.")
+    run.add_argument("dataset", type=Path, help="Dataset file to upload (.jsonl, .jsonl.gz, .json, .csv, .parquet).")
     run.add_argument(
         "--recipe",
         type=Path,
@@ -45,7 +49,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--log-level",
         default="WARNING",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-        help="Log level of the Lambda functions' structured logs (default: WARNING, which hides routine lines).",
+        help=(
+            "Log level of the Lambda functions' structured logs (default: WARNING, which hides routine "
+            "lines); INFO and DEBUG also show their CloudWatch metric lines."
+        ),
     )
     run.set_defaults(func=run_local)
 
@@ -53,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_local(args: argparse.Namespace) -> int:
     problem = _check_arguments(args)
     if problem:
-        print(f"keiko local run: {problem}")
+        print(f"keiko local run: {problem}", file=sys.stderr)
         return 2
     recipe_path = args.recipe or args.dataset.with_name("keiko.yaml")
 
@@ -65,34 +72,34 @@ def run_local(args: argparse.Namespace) -> int:
     try:
         recipe = parse_recipe(recipe_path.read_bytes(), source=str(recipe_path))
     except RecipeError as exc:
-        print(f"keiko local run: {exc}")
+        print(f"keiko local run: {exc}", file=sys.stderr)
         return 2
     workdir = args.workdir.resolve()
     _prepare_offline_models(recipe.model.base, workdir)
 
-    _quiet_emulator_warnings()
+    _quiet_emulator_output(args.log_level)
     with LocalAccount(project_root=Path.cwd(), workdir=workdir, parameters={"LogLevel": args.log_level}) as account:
         bucket = account.resource("DataBucket").physical_id
         upload_training_code(account)
-        name = args.dataset.name.removesuffix(".jsonl")
         prefix = f"datasets/{args.project}/"
+        dataset_key = f"{prefix}{args.dataset.name}"
+        # The recipe's key must be the one intake looks for: <name>.keiko.yaml, name without extension.
+        name = DatasetObject(bucket=bucket, key=dataset_key, trigger="local").name
         s3 = account.client("s3")
         print(f"Deployed template.yaml into the emulated account; data bucket s3://{bucket}")
 
         s3.put_object(Bucket=bucket, Key=f"{prefix}{name}.keiko.yaml", Body=recipe_path.read_bytes())
-        dataset_key = f"{prefix}{args.dataset.name}"
-        s3.put_object(Bucket=bucket, Key=dataset_key, Body=args.dataset.read_bytes())
+        upload = s3.put_object(Bucket=bucket, Key=dataset_key, Body=args.dataset.read_bytes())
         print(f"Uploaded s3://{bucket}/{dataset_key}")
 
+        run_id = make_run_id(args.project, name, bucket, dataset_key, upload.get("VersionId"))
         follower = RunFollower(account)
-        execution = follower.wait_for_start(dataset_key, timeout_s=60)
+        execution = follower.wait_for_start(run_id, timeout_s=60)
         if execution is None:
-            print("No run started for the upload. Check the intake function's log above.")
             return 1
         result = follower.follow(execution, timeout_s=args.timeout)
-        print_summary(result)
         artifacts = download_run(s3, bucket, result["name"], workdir / "runs")
-        print(f"{'Artifacts':<10} {artifacts} (the emulated account ends with this command)")
+        print_summary(result, artifacts)
         return 0 if result["status"] == "SUCCEEDED" else 1
 
 
@@ -108,17 +115,25 @@ def download_run(s3, bucket: str, run_id: str, target: Path) -> Path:
     return folder
 
 
-def _quiet_emulator_warnings() -> None:
-    """Hide warnings that concern the emulator, not the user's run: resources moto deploys without
-    modelling (bucket and queue policies) and Powertools' note on invocations that publish no metric."""
-    logging.getLogger("moto").setLevel(logging.ERROR)
+def _quiet_emulator_output(log_level: str) -> None:
+    """Hide output that concerns the emulator, not the user's run.
+
+    That is moto's notes on resources it deploys without modelling them (bucket and queue policies),
+    moto's own log of a failed state, which the summary reports, Powertools' note on invocations that
+    publish no metric and, below INFO, the functions' CloudWatch metric lines.
+    """
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    if log_level not in ("DEBUG", "INFO"):
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     warnings.filterwarnings("ignore", message="Tried to parse AWS::", category=UserWarning)
     warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 def _check_arguments(args: argparse.Namespace) -> str | None:
     if not args.dataset.is_file():
-        return f"dataset {args.dataset} not found. Give the path of a .jsonl file."
+        return f"dataset {args.dataset} not found. Give the path of a dataset file ({', '.join(DATASET_EXTENSIONS)})."
+    if not args.dataset.name.endswith(DATASET_EXTENSIONS):
+        return f"{args.dataset.name} is not a dataset file: use one of {', '.join(DATASET_EXTENSIONS)}."
     recipe_path = args.recipe or args.dataset.with_name("keiko.yaml")
     if not recipe_path.is_file():
         return f"recipe {recipe_path} not found. Pass --recipe FILE or put keiko.yaml beside the dataset."

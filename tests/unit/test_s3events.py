@@ -9,7 +9,7 @@ from urllib.parse import quote_plus
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from keiko.s3events import UnsupportedEvent, decode_key, parse_start_event
+from keiko.s3events import DatasetObject, UnsupportedEvent, decode_key, parse_start_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -105,3 +105,19 @@ def test_plain_aws_schedule_event_says_what_is_missing():
 def test_unknown_event_is_rejected():
     with pytest.raises(UnsupportedEvent, match="detail-type 'Object Deleted'"):
         parse_start_event({"detail-type": "Object Deleted"})
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("datasets/p/chats.jsonl", "chats"),
+        ("datasets/p/chats.jsonl.gz", "chats"),
+        ("datasets/p/chats.csv", "chats"),
+        ("datasets/p/chats.v2.parquet", "chats.v2"),
+    ],
+)
+def test_dataset_name_drops_whole_extension(key, name):
+    dataset = DatasetObject(bucket="b", key=key, trigger="s3")
+
+    assert dataset.name == name
+    assert dataset.skip_reason() is None

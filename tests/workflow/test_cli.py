@@ -34,7 +34,7 @@ def test_invoke_unknown_function_lists_functions(tmp_path, capsys):
         ["invoke", "NoSuchFunction", "--event", str(ROOT / "events" / "plan_training.json"), "--workdir", str(tmp_path)]
     )
 
-    output = capsys.readouterr().out
+    output = capsys.readouterr().err
     assert status == 2
     assert "no function 'NoSuchFunction'" in output
     assert "IntakeFunction" in output
@@ -58,7 +58,7 @@ def test_invoke_missing_event_file_exits_2(tmp_path, capsys):
     status = main(["invoke", "PlanTrainingFunction", "--event", str(tmp_path / "missing.json")])
 
     assert status == 2
-    assert "not found" in capsys.readouterr().out
+    assert "not found" in capsys.readouterr().err
 
 
 @pytest.mark.training
@@ -101,6 +101,8 @@ def test_local_run_follows_run_to_success(tmp_path, tiny_model_dir, capsys):
     assert "✔ NotifyRunSucceeded" in output
     assert "Status     SUCCEEDED" in output
     assert "SFT loss   " in output
+    assert "base model ->" in output
+    assert "Report     " in output
     assert "Package    arn:aws:sagemaker:" in output
 
     # And the run's files outlive the emulated account in the work folder
@@ -116,7 +118,7 @@ def test_local_run_rejects_invalid_recipe(tmp_path, capsys):
 
     status = main(["local", "run", str(DEMO_DATASET), "--recipe", str(recipe), "--workdir", str(tmp_path)])
 
-    output = capsys.readouterr().out
+    output = capsys.readouterr().err
     assert status == 2
     assert "peft.r" in output
 
@@ -125,4 +127,43 @@ def test_local_run_missing_dataset_exits_2(tmp_path, capsys):
     status = main(["local", "run", str(tmp_path / "missing.jsonl"), "--workdir", str(tmp_path)])
 
     assert status == 2
-    assert "not found" in capsys.readouterr().out
+    assert "not found" in capsys.readouterr().err
+
+
+def test_local_run_rejects_unknown_extension(tmp_path, capsys):
+    dataset = tmp_path / "chats.xlsx"
+    dataset.write_bytes(b"not a dataset")
+
+    status = main(["local", "run", str(dataset), "--recipe", str(ROOT / "samples/demo/keiko.yaml")])
+
+    assert status == 2
+    assert "chats.xlsx is not a dataset file" in capsys.readouterr().err
+
+
+def test_local_run_csv_dataset_finds_recipe(tmp_path, capsys):
+    # Given a CSV dataset and a recipe whose budget stops the run right after planning
+    recipe = tmp_path / "keiko.yaml"
+    recipe.write_text("method: sft\nmodel:\n  base: x/y\n  parameters_billion: 0.1\nbudget:\n  max_usd: 0.0001\n")
+    dataset = ROOT / "samples" / "methods" / "sft-prompt-completion.csv"
+
+    # When keiko local run uploads both
+    status = main(
+        [
+            "local",
+            "run",
+            str(dataset),
+            "--recipe",
+            str(recipe),
+            "--project",
+            "csv",
+            "--workdir",
+            str(tmp_path / "local"),
+        ]
+    )
+
+    # Then intake found the recipe under the dataset's name without extension, and the run started
+    output = capsys.readouterr().out
+    assert status == 1
+    assert "Run csv-sft-prompt-completion-" in output
+    assert "✔ ValidateDataset" in output
+    assert "Error      BudgetExceeded" in output

@@ -15,7 +15,8 @@ from urllib.parse import unquote_plus
 from pydantic import BaseModel, ConfigDict
 
 DATASETS_PREFIX = "datasets/"
-DATASET_EXTENSIONS = (".jsonl", ".json", ".csv", ".parquet", ".txt")
+# Longest first, so a name loses its whole extension (".jsonl.gz", not ".gz").
+DATASET_EXTENSIONS = (".jsonl.gz", ".jsonl", ".json", ".csv", ".parquet", ".txt")
 RECIPE_SUFFIXES = (".keiko.yaml", "/keiko.yaml")
 
 
