@@ -77,7 +77,7 @@ def run_local(args: argparse.Namespace) -> int:
     workdir = args.workdir.resolve()
     _prepare_offline_models(recipe.model.base, workdir)
 
-    _quiet_emulator_output(args.log_level)
+    quiet_emulator_output(args.log_level)
     with LocalAccount(project_root=Path.cwd(), workdir=workdir, parameters={"LogLevel": args.log_level}) as account:
         bucket = account.resource("DataBucket").physical_id
         upload_training_code(account)
@@ -115,7 +115,7 @@ def download_run(s3, bucket: str, run_id: str, target: Path) -> Path:
     return folder
 
 
-def _quiet_emulator_output(log_level: str) -> None:
+def quiet_emulator_output(log_level: str) -> None:
     """Hide output that concerns the emulator, not the user's run.
 
     That is moto's notes on resources it deploys without modelling them (bucket and queue policies),

@@ -167,3 +167,46 @@ def test_local_run_csv_dataset_finds_recipe(tmp_path, capsys):
     assert "Run csv-sft-prompt-completion-" in output
     assert "✔ ValidateDataset" in output
     assert "Error      BudgetExceeded" in output
+
+
+def test_invoke_put_uploads_object_event_names(tmp_path, capsys):
+    # Given the sample ValidateDataset event, which names the example bucket and an example version id
+    event = ROOT / "events" / "validate_dataset.json"
+
+    # When it runs with the dataset it names uploaded first
+    status = main(
+        [
+            "invoke",
+            "ValidateDatasetFunction",
+            "--event",
+            str(event),
+            "--workdir",
+            str(tmp_path),
+            "--put",
+            f"datasets/demo/support-chat.jsonl={DEMO_DATASET}",
+        ]
+    )
+
+    # Then the handler read the uploaded object in the emulated account's bucket
+    output = capsys.readouterr().out
+    assert status == 0, output
+    result = json.loads(output[output.index("{\n") :])
+    assert result["valid"] is True
+    assert result["records"] == 90
+    assert "keiko-databucket-example" not in result["report_uri"]
+
+
+def test_invoke_put_without_file_exits_2(tmp_path, capsys):
+    status = main(
+        [
+            "invoke",
+            "PlanTrainingFunction",
+            "--event",
+            str(ROOT / "events" / "plan_training.json"),
+            "--put",
+            "datasets/demo/chats.jsonl",
+        ]
+    )
+
+    assert status == 2
+    assert "expected KEY=FILE" in capsys.readouterr().err
