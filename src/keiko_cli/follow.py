@@ -14,12 +14,14 @@ POLL_INTERVAL_S = 0.5
 PROGRESS_INTERVAL_S = 3.0
 METRIC_LINE = re.compile(r"keiko_metric name=(?P<name>\S+) value=(?P<value>\S+) step=(?P<step>\d+)")
 TERMINAL_STATUSES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+TASK_FAILURE_EVENTS = {"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"}
 
 
 @dataclass
 class _OpenState:
     name: str
     started: float
+    error: str = ""
 
 
 @dataclass
@@ -101,7 +103,15 @@ class RunFollower:
             name = event["stateExitedEventDetails"]["name"]
             opened = self.open_states.pop(name, None)
             duration = f"{now - opened.started:6.1f} s" if opened else ""
-            print(f"  ✔ {name:<28} {duration}", flush=True)
+            if opened and opened.error:
+                print(f"  ✖ {name:<28} {duration}  {opened.error}", flush=True)
+            else:
+                print(f"  ✔ {name:<28} {duration}", flush=True)
+        elif kind in TASK_FAILURE_EVENTS and self.open_states:
+            # A failed task that a Catch handles still exits its state; remember the error for the exit line.
+            details = next((value for key, value in event.items() if key.endswith("EventDetails")), {})
+            latest = list(self.open_states.values())[-1]
+            latest.error = details.get("error", kind)
         elif kind in {"ExecutionFailed", "ExecutionAborted", "ExecutionTimedOut"}:
             details = event.get("executionFailedEventDetails", {})
             message = _cause_message(details.get("cause", ""))
