@@ -42,7 +42,8 @@ install: $(STAMP) $(TOOLS_STAMP) ## Create .venv with keiko, the emulated accoun
 demo: $(STAMP) ## Run the whole lifecycle locally on the sample dataset
 	$(BIN)/keiko local run samples/demo/support-chat.jsonl --recipe samples/demo/keiko.yaml
 
-test: $(STAMP) $(TOOLS_STAMP) ## Run the whole test suite and the template checks
+test: $(STAMP) $(TOOLS_STAMP) ## Lint, then run the whole test suite and the template checks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test-fast: $(STAMP) ## Run the tests that need no training
