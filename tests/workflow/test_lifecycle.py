@@ -69,7 +69,7 @@ def test_upload_runs_every_stage(account):
 
 
 def test_failed_training_job_fails_run(account):
-    # Given a recipe whose base model location holds no model
+    # Given a recipe whose base model location contains no model
     key = "datasets/broken-model/support-chat.jsonl"
     recipe = tiny_recipe(account, model=model_section(f"s3://{data_bucket(account)}/models/missing/"))
 
