@@ -87,3 +87,62 @@ def test_sigterm_saves_checkpoint_and_fails(tiny_base: Path, tmp_path: Path) -> 
     assert len(checkpoints) == 1
     assert (checkpoints[0] / "trainer_state.json").exists()
     assert not (result.model_dir / "adapter_model.safetensors").exists()
+
+
+@pytest.mark.parametrize(
+    "length",
+    [{"max_steps": "4"}, {"max_steps": "-1", "epochs": "1"}],
+    ids=["max_steps", "epochs"],
+)
+def test_rerun_of_finished_job_trains_nothing(tiny_base: Path, tmp_path: Path, length: dict[str, str]) -> None:
+    # Given a job that trained to its last step and saved its model
+    train = write_jsonl(tmp_path / "train", records_for("prompt-completion"))
+    validation = write_jsonl(tmp_path / "validation", records_for("prompt-completion")[:4])
+    channels = {"train": train, "validation": validation, "base": tiny_base}
+    hyperparameters = {**HYPERPARAMETERS, **length}
+    first = run_entry("train.py", tmp_path / "job", hyperparameters, channels)
+    assert_succeeded(first)
+    checkpoints = sorted(path.name for path in first.checkpoint_dir.glob("checkpoint-*"))
+    adapter = load_file(first.model_dir / "adapter_model.safetensors")
+    metrics = first.manifest["metrics"]
+
+    # When the same job runs again with the same folders, as a SageMaker retry or spot restart does
+    second = run_entry("train.py", tmp_path / "job", hyperparameters, channels)
+
+    # Then it trains no step, writes no checkpoint, and keeps the finished model and its metrics
+    assert_succeeded(second)
+    assert second.metrics("loss") == []
+    assert sorted(path.name for path in second.checkpoint_dir.glob("checkpoint-*")) == checkpoints
+    rerun_adapter = load_file(second.model_dir / "adapter_model.safetensors")
+    assert rerun_adapter.keys() == adapter.keys()
+    for name, tensor in adapter.items():
+        torch.testing.assert_close(rerun_adapter[name], tensor, rtol=0, atol=0, msg=name)
+    assert second.manifest["metrics"] == metrics
+
+
+def test_rerun_without_recorded_metrics_evaluates(tiny_base: Path, tmp_path: Path) -> None:
+    # Given a job whose last checkpoint is at its last step but contains no final metrics,
+    # as when SIGTERM arrives during the last step
+    train = write_jsonl(tmp_path / "train", records_for("prompt-completion"))
+    validation = write_jsonl(tmp_path / "validation", records_for("prompt-completion")[:4])
+    channels = {"train": train, "validation": validation, "base": tiny_base}
+    hyperparameters = {**HYPERPARAMETERS, "max_steps": "4"}
+    first = run_entry("train.py", tmp_path / "job", hyperparameters, channels)
+    assert_succeeded(first)
+    (first.checkpoint_dir / "checkpoint-4" / "keiko-final-metrics.json").unlink()
+    adapter = load_file(first.model_dir / "adapter_model.safetensors")
+
+    # When the same job runs again
+    second = run_entry("train.py", tmp_path / "job", hyperparameters, channels)
+
+    # Then it trains no step, keeps the adapter, evaluates it again and notes the missing training metrics
+    assert_succeeded(second)
+    assert second.metrics("loss") == []
+    assert not (second.checkpoint_dir / "checkpoint-5").exists()
+    rerun_adapter = load_file(second.model_dir / "adapter_model.safetensors")
+    for name, tensor in adapter.items():
+        torch.testing.assert_close(rerun_adapter[name], tensor, rtol=0, atol=0, msg=name)
+    metrics = second.manifest["metrics"]
+    assert "train_loss" not in metrics
+    assert metrics["eval_loss"] == pytest.approx(first.manifest["metrics"]["eval_loss"])
+    assert "before its metrics were recorded" in second.manifest["notes"][-1]

@@ -6,6 +6,7 @@ import logging
 import math
 import signal
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from keiko.job_parameters import TrainingJobParameters
@@ -13,6 +14,7 @@ from keiko.job_parameters import TrainingJobParameters
 from .contract import ContainerPaths
 from .metrics import format_metric, is_reportable
 from .models import ModelSource, bf16_available, cuda_available, write_manifest
+from .resume import last_checkpoint, reached_last_step, record_final_metrics, restore_finished_run
 
 logger = logging.getLogger(__name__)
 
@@ -121,19 +123,38 @@ def interruption_callback():
     return SaveOnSigterm()
 
 
-def last_checkpoint(job: Job) -> str | None:
-    """Return the newest complete checkpoint in the checkpoint folder, if a run left one."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    folder = job.paths.checkpoint_dir
-    if not folder.is_dir():
-        return None
-    return get_last_checkpoint(str(folder))
-
-
 def train_and_save(trainer, job: Job, output_format: str, peft_type: str | None) -> dict[str, float]:
-    """Train (resuming from the last checkpoint), evaluate, save the model and its manifest."""
-    checkpoint = last_checkpoint(job)
+    """Train (resuming from the last checkpoint), evaluate, save the model and its manifest.
+
+    When the last checkpoint is at the last step, an earlier attempt of the job finished training.
+    The job then saves that checkpoint's model with the metrics the attempt recorded, and trains
+    no further step.
+    """
+    checkpoint = last_checkpoint(job.paths.checkpoint_dir)
+    if checkpoint is not None and reached_last_step(trainer, checkpoint):
+        logger.info("checkpoint %s is at the last step: saving its model without training", checkpoint)
+        metrics = restore_finished_run(trainer, checkpoint)
+        if metrics is None:
+            job.notes.append(
+                f"training had ended at {Path(checkpoint).name} before its metrics were recorded, "
+                "so the metrics contain only the evaluation"
+            )
+            metrics = evaluation_metrics(trainer, job)
+    else:
+        metrics = train_from(trainer, job, checkpoint)
+        metrics.update(evaluation_metrics(trainer, job))
+        record_final_metrics(trainer, job.paths.checkpoint_dir, metrics)
+
+    job.paths.model_dir.mkdir(parents=True, exist_ok=True)
+    trainer.save_model(str(job.paths.model_dir))
+    if trainer.is_world_process_zero():
+        job.tokenizer.save_pretrained(str(job.paths.model_dir))
+        write_manifest(job.paths.model_dir, manifest(job, output_format, peft_type, metrics))
+    return metrics
+
+
+def train_from(trainer, job: Job, checkpoint: str | None) -> dict[str, float]:
+    """Train from the checkpoint (or from the start) and return the training metrics."""
     if checkpoint is not None:
         logger.info("resuming from checkpoint %s", checkpoint)
     interruption = interruption_callback()
@@ -145,22 +166,19 @@ def train_and_save(trainer, job: Job, output_format: str, peft_type: str | None)
             f"received {interruption.received} at step {step} and saved checkpoint-{step} in "
             f"{job.paths.checkpoint_dir}: start the job again with the same checkpoint folder to resume"
         )
-    metrics = {name: float(value) for name, value in result.metrics.items() if is_reportable(value)}
-    if job.eval_dataset is not None:
-        evaluation = last_evaluation(trainer) or trainer.evaluate()
-        metrics.update(
-            {name: float(value) for name, value in evaluation.items() if name != "step" and is_reportable(value)}
-        )
-        # exp overflows a float above a loss of about 709; such a run has diverged anyway.
-        if "eval_loss" in evaluation and evaluation["eval_loss"] < 700:
-            metrics["eval_perplexity"] = math.exp(evaluation["eval_loss"])
-            print_metric("eval_perplexity", metrics["eval_perplexity"], trainer.state.global_step)
+    return {name: float(value) for name, value in result.metrics.items() if is_reportable(value)}
 
-    job.paths.model_dir.mkdir(parents=True, exist_ok=True)
-    trainer.save_model(str(job.paths.model_dir))
-    if trainer.is_world_process_zero():
-        job.tokenizer.save_pretrained(str(job.paths.model_dir))
-        write_manifest(job.paths.model_dir, manifest(job, output_format, peft_type, metrics))
+
+def evaluation_metrics(trainer, job: Job) -> dict[str, float]:
+    """Evaluate on the held-out records, unless training just did, and return the metrics."""
+    if job.eval_dataset is None:
+        return {}
+    evaluation = last_evaluation(trainer) or trainer.evaluate()
+    metrics = {name: float(value) for name, value in evaluation.items() if name != "step" and is_reportable(value)}
+    # exp overflows a float above a loss of about 709; such a run has diverged anyway.
+    if "eval_loss" in evaluation and evaluation["eval_loss"] < 700:
+        metrics["eval_perplexity"] = math.exp(evaluation["eval_loss"])
+        print_metric("eval_perplexity", metrics["eval_perplexity"], trainer.state.global_step)
     return metrics
 
 
