@@ -150,3 +150,44 @@ def test_sliced_valid_dataset_joins_split(s3):
     assert merged.valid
     assert merged.content_hash == whole.content_hash
     assert read(s3, "runs/sliced/data/eval.jsonl") == read(s3, "runs/whole/data/eval.jsonl")
+
+
+def test_duplicates_only_dataset_is_invalid(s3):
+    # Given six identical records: one distinct record cannot fill both train and evaluation
+    line = chat_lines(1)
+    s3.put_object(Bucket=BUCKET, Key="datasets/support/same.jsonl", Body=line * 6)
+    # When it is validated
+    summary = validate_s3_dataset(
+        s3, bucket=BUCKET, key="datasets/support/same.jsonl", method="sft", output_prefix=PREFIX
+    )
+    # Then the summary is invalid, so the lifecycle stops before training, and no data is written
+    assert not summary.valid
+    assert summary.errors_by_kind == {"empty_split": 1}
+    assert summary.train_uri is None
+    report = json.loads(read(s3, f"{PREFIX}validation/report.json"))
+    message = report["errors"][0]["message"]
+    assert "train 1, evaluation 0" in message
+    assert "after dropping 5 duplicates" in message
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}data/").get("KeyCount", 0) == 0
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_sliced_split_moves_record_like_one_pass(s3):
+    # Given a 1.2 MB dataset and an eval_fraction that puts none of its records in evaluation
+    body = chat_lines(8_000)
+    s3.put_object(Bucket=BUCKET, Key="datasets/support/big.jsonl", Body=body)
+    common = {"bucket": BUCKET, "key": "datasets/support/big.jsonl", "method": "sft", "eval_fraction": 1e-9}
+    whole = validate_s3_dataset(s3, output_prefix="runs/whole/", **common)
+    slices = plan_slices(len(body), slice_bytes=1024 * 1024)
+    assert len(slices) == 2
+    for item in slices:
+        validate_s3_slice(s3, output_prefix="runs/sliced/", **item, **common)
+    # When the slices are merged
+    merged = merge_s3_slices(s3, slice_count=len(slices), output_prefix="runs/sliced/", **common)
+    # Then both hold out the same single record for evaluation
+    assert whole.valid
+    assert merged.valid
+    assert (merged.train_records, merged.eval_records) == (whole.train_records, whole.eval_records) == (7_999, 1)
+    assert read(s3, "runs/sliced/data/eval.jsonl") == read(s3, "runs/whole/data/eval.jsonl")
+    assert merged.content_hash == whole.content_hash
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/sliced/validation/slices/").get("KeyCount", 0) == 2

@@ -27,5 +27,5 @@ def test_duplicate_key_inside_message(validate_lines):
 def test_key_name_inside_text_is_not_duplicate(validate_lines):
     # Given text that quotes the key name, escaped as JSON requires
     record = {"prompt": 'Explain the "prompt" field.', "completion": 'It holds the "prompt".'}
-    report = validate_lines([record])
+    report = validate_lines([record, {"prompt": "x?", "completion": "y."}])
     assert report.valid

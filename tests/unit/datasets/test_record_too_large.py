@@ -27,5 +27,5 @@ def test_oversized_record_names_line_without_holding_it(tmp_path):
 def test_record_at_cap_is_accepted(validate_lines):
     record = chat(user="x" * 500)
     size = len(str(record).encode())
-    report = validate_lines([record], max_record_bytes=size + 100)
+    report = validate_lines([record, chat()], max_record_bytes=size + 100)
     assert report.valid

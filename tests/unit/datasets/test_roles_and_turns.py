@@ -1,5 +1,5 @@
 import pytest
-from dataset_helpers import only_error
+from dataset_helpers import chat, only_error
 
 
 def messages(*turns):
@@ -33,7 +33,8 @@ def test_bad_turns(validate_lines, turns, kind, field):
     ],
 )
 def test_good_turns(validate_lines, turns):
-    assert validate_lines([messages(*turns)]).valid
+    # A second record, because a valid dataset needs one record in each of train and evaluation
+    assert validate_lines([messages(*turns), chat()]).valid
 
 
 def test_conversational_preference_answer_must_be_assistant(validate_lines):

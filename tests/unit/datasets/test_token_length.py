@@ -18,7 +18,7 @@ def test_prompt_over_max_length_is_error(validate_lines):
 
 
 def test_record_over_max_length_warns(validate_lines):
-    records = [{"prompt": "short?", "completion": "word " * 80}]
+    records = [{"prompt": "short?", "completion": "word " * 80}, {"prompt": "b?", "completion": "c."}]
     report = validate_lines(records, max_length=64)
     assert report.valid
     assert report.warnings_by_kind["exceeds_max_length"] == 1
@@ -46,6 +46,6 @@ def test_tokenizer_calibrates_ratio(validate_lines):
 
 
 def test_pretraining_text_is_not_length_checked(validate_lines):
-    report = validate_lines([{"text": "word " * 500}], "pretrain", max_length=64)
+    report = validate_lines([{"text": "word " * 500}, {"text": "short text"}], "pretrain", max_length=64)
     assert report.valid
     assert "exceeds_max_length" not in report.warnings_by_kind

@@ -10,8 +10,20 @@ def write(tmp_path, records):
     return path
 
 
+def variant(value):
+    """Return a distinct record of the same format: every text gets a suffix, roles and labels stay."""
+    if isinstance(value, str):
+        return value + " Again."
+    if isinstance(value, list):
+        return [variant(item) for item in value]
+    if isinstance(value, dict):
+        return {key: item if key in ("role", "schemaVersion") else variant(item) for key, item in value.items()}
+    return value
+
+
 def output(tmp_path, records, method, **options):
-    path = write(tmp_path, records)
+    """Validate the records plus a variant of the first, since a valid dataset fills both splits."""
+    path = write(tmp_path, [*records, variant(records[0])])
     report = validate_path(path, method, output_dir=tmp_path / "out", eval_fraction=0.01, **options)
     assert report.valid, report.errors
     lines = (tmp_path / "out" / "train.jsonl").read_text().splitlines()
@@ -48,7 +60,7 @@ def test_record_written_in_trl_format(tmp_path, method, record, expected):
     if method == "kto":
         records.append({"prompt": "c?", "completion": "d.", "label": True})
     _, written = output(tmp_path, records, method)
-    assert written[0] == expected or written[-1] == expected
+    assert expected in written
 
 
 def test_implicit_conversational_prompt_is_extracted(tmp_path):
@@ -59,20 +71,19 @@ def test_implicit_conversational_prompt_is_extracted(tmp_path):
     }
     report, written = output(tmp_path, [record], "reward")
     assert report.format == "conversational-preference-implicit-prompt"
-    assert written == [
-        {
-            "prompt": [user],
-            "chosen": [{"role": "assistant", "content": "Blue."}],
-            "rejected": [{"role": "assistant", "content": "Green."}],
-        }
-    ]
+    expected = {
+        "prompt": [user],
+        "chosen": [{"role": "assistant", "content": "Blue."}],
+        "rejected": [{"role": "assistant", "content": "Green."}],
+    }
+    assert expected in written
 
 
 def test_grpo_keeps_reward_columns(tmp_path):
     _, written = output(
         tmp_path, [{"prompt": "1 + 1?", "solution": "2", "other": 1}], "grpo", reward_columns=("solution",)
     )
-    assert written == [{"prompt": "1 + 1?", "solution": "2"}]
+    assert {"prompt": "1 + 1?", "solution": "2"} in written
 
 
 def test_bedrock_conversation_written_unchanged(tmp_path):
@@ -85,7 +96,7 @@ def test_bedrock_conversation_written_unchanged(tmp_path):
         ],
     }
     _, written = output(tmp_path, [record], "sft", backend="bedrock")
-    assert written == [record]
+    assert record in written
 
 
 def test_bedrock_record_limit(tmp_path):

@@ -32,8 +32,9 @@ def validate_path(
 ) -> Report:
     """Validate a local dataset file and return its report.
 
-    With `output_dir`, a valid dataset is also written there as train.jsonl and eval.jsonl in TRL's
-    standard format, and the report gets the split counts and the content hash. Other keyword
+    The report always gets the train and evaluation counts. With `output_dir`, a valid dataset is
+    also written there as train.jsonl and eval.jsonl in TRL's standard format, and the report gets
+    the content hash. Other keyword
     arguments are `ValidationOptions` fields (tokenizer, reward_columns, backend, max_record_bytes,
     max_records).
     """
@@ -41,8 +42,9 @@ def validate_path(
     settings = ValidationOptions(
         method=str(method), max_length=max_length, eval_fraction=eval_fraction, seed=seed, **options
     )
-    writer = None
-    if output_dir is not None:
+    if output_dir is None:
+        writer = SplitWriter(eval_fraction, seed)
+    else:
         writer = SplitWriter(
             eval_fraction,
             seed,
@@ -51,10 +53,10 @@ def validate_path(
         )
     with path.open("rb") as raw:
         report = validate_stream(raw, path.name, settings, writer)
-    report = finish_report(report, settings)
-    if writer is not None and report.valid:
+    report = finish_report(report, settings, writer)
+    if report.valid:
         writer.commit()
-    elif writer is not None:
+    else:
         writer.abort()
     return report
 

@@ -50,10 +50,29 @@ def split_seed(seed: int) -> int:
     return zlib.crc32(f"keiko-split-{seed}".encode())
 
 
-class SplitWriter:
-    """Splits normalised records into train and evaluation and hashes what it writes."""
+# Records held back in memory while one side of the split is still empty, so that `balance` can
+# move one record across. Past this many bytes the writer streams them out and no longer can.
+HOLD_BYTES = 16 * 1024 * 1024
 
-    def __init__(self, eval_fraction: float, seed: int, train: Sink | None = None, evaluation: Sink | None = None):
+
+class SplitWriter:
+    """Splits normalised records into train and evaluation and hashes what it writes.
+
+    A record goes to evaluation when its seeded CRC-32 is below the threshold. While either side is
+    still empty, records are held in memory, with the train record of the lowest CRC and the
+    evaluation record of the highest. `balance`, called once every record is written, moves that
+    record across when the other side is empty, so a dataset of two or more distinct records gets
+    both splits. The choice depends only on the records and the seed, not on their order.
+    """
+
+    def __init__(
+        self,
+        eval_fraction: float,
+        seed: int,
+        train: Sink | None = None,
+        evaluation: Sink | None = None,
+        hold_bytes: int = HOLD_BYTES,
+    ):
         self.threshold = int(eval_fraction * 2**32)
         self.seed = split_seed(seed)
         self.train = train
@@ -62,9 +81,20 @@ class SplitWriter:
         self.eval_hash = hashlib.sha256()
         self.train_records = 0
         self.eval_records = 0
+        self.hold_bytes = hold_bytes
+        self.holding = True
+        self.held_bytes = 0
+        self.held_train: list[bytes] = []
+        self.held_eval: list[bytes] = []
+        # (CRC-32, record) of the train record that would move to evaluation, and the reverse
+        self.lowest_train: tuple[int, bytes] | None = None
+        self.highest_eval: tuple[int, bytes] | None = None
 
     def write(self, records: list[bytes]) -> None:
         """Write one batch of encoded records, each without its newline."""
+        if self.holding:
+            self._hold(records)
+            return
         crc32, seed, threshold = zlib.crc32, self.seed, self.threshold
         train: list[bytes] = []
         evaluation: list[bytes] = []
@@ -75,21 +105,72 @@ class SplitWriter:
         self._write(train, self.train, self.train_hash)
         self._write(evaluation, self.evaluation, self.eval_hash)
 
+    def _hold(self, records: list[bytes]) -> None:
+        crc32, seed, threshold = zlib.crc32, self.seed, self.threshold
+        for record in records:
+            crc = crc32(record, seed)
+            if crc < threshold:
+                self.held_eval.append(record)
+                self.highest_eval = max(self.highest_eval or (crc, record), (crc, record))
+            else:
+                self.held_train.append(record)
+                self.lowest_train = min(self.lowest_train or (crc, record), (crc, record))
+            self.held_bytes += len(record) + 1
+        self.train_records = len(self.held_train)
+        self.eval_records = len(self.held_eval)
+        if (self.train_records and self.eval_records) or self.held_bytes > self.hold_bytes:
+            self._release()
+
+    def balance(self) -> None:
+        """Move one record to the empty side of the split when the other side has two or more.
+
+        Call it once, after the last `write`. It changes nothing once the held records have been
+        released: when both sides have records, or past `hold_bytes` of records.
+        """
+        if not self.holding:
+            return
+        if not self.held_eval and len(self.held_train) >= 2:
+            record = self.lowest_train[1]
+            self.held_train.remove(record)
+            self.held_eval.append(record)
+        elif not self.held_train and len(self.held_eval) >= 2:
+            record = self.highest_eval[1]
+            self.held_eval.remove(record)
+            self.held_train.append(record)
+        self.train_records = len(self.held_train)
+        self.eval_records = len(self.held_eval)
+        self._release()
+
+    def _release(self) -> None:
+        """Write the held records, in the order they arrived, and stream from now on."""
+        if not self.holding:
+            return
+        self.holding = False
+        train, evaluation = self.held_train, self.held_eval
+        self.held_train, self.held_eval = [], []
+        self.lowest_train = self.highest_eval = None
+        self._write(train, self.train, self.train_hash)
+        self._write(evaluation, self.evaluation, self.eval_hash)
+
     @staticmethod
     def _write(records: list[bytes], sink: Sink | None, digest) -> None:
-        if not records:
+        if not records or sink is None:
             return
         records.append(b"")
         data = b"\n".join(records)
         digest.update(data)
-        if sink is not None:
-            sink.write(data)
+        sink.write(data)
 
-    def content_hash(self) -> str:
-        """Return SHA-256 over the SHA-256 digests of train.jsonl and eval.jsonl, as "sha256:<hex>"."""
+    def content_hash(self) -> str | None:
+        """Return SHA-256 over the SHA-256 digests of train.jsonl and eval.jsonl, as "sha256:<hex>",
+        or None when the writer has no sinks. Releases any held records, so call `balance` first."""
+        if self.train is None and self.evaluation is None:
+            return None
+        self._release()
         return "sha256:" + hashlib.sha256(self.train_hash.digest() + self.eval_hash.digest()).hexdigest()
 
     def commit(self) -> None:
+        self._release()
         for sink in (self.train, self.evaluation):
             if sink is not None:
                 sink.commit()

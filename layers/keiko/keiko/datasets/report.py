@@ -41,6 +41,7 @@ class ErrorKind(StrEnum):
     UNREADABLE_FILE = "unreadable_file"
     INVALID_CSV = "invalid_csv"
     BACKEND_LIMIT = "backend_limit"
+    EMPTY_SPLIT = "empty_split"
     UNSUPPORTED_METHOD = "unsupported_method"
 
 

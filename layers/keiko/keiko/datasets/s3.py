@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from keiko.datasets.dataset_checks import finish_report
 from keiko.datasets.local import validate_stream
 from keiko.datasets.markdown import render_markdown
-from keiko.datasets.output import SplitWriter
+from keiko.datasets.output import HOLD_BYTES, SplitWriter
 from keiko.datasets.report import Report, merge_reports
 from keiko.datasets.stream import CHUNK_BYTES
 from keiko.datasets.validator import ValidationOptions
@@ -131,7 +131,7 @@ def validate_s3_dataset(
     finally:
         body.close()
     report.source = f"s3://{bucket}/{key}" + (f"?versionId={version_id}" if version_id else "")
-    report = finish_report(report, settings)
+    report = finish_report(report, settings, writer)
     if report.valid:
         writer.commit()
     else:
@@ -245,9 +245,19 @@ def merge_s3_slices(
         report_key, _, _ = _slice_keys(output_prefix, index)
         body = s3_client.get_object(Bucket=bucket, Key=report_key)["Body"].read()
         reports.append(Report.model_validate_json(body))
-    report = finish_report(merge_reports(reports), settings)
+    report = merge_reports(reports)
+    writer = None
+    if report.valid_records and not (report.train_records and report.eval_records):
+        writer = _split_again(s3_client, bucket, output_prefix, slice_count, settings)
+    report = finish_report(report, settings, writer)
     report.source = f"s3://{bucket}/{key}" + (f"?versionId={version_id}" if version_id else "")
-    if report.valid:
+    if writer is not None:
+        if report.valid:
+            writer.commit()
+        else:
+            writer.abort()
+            report.content_hash = None
+    elif report.valid:
         train_digest = _join_parts(s3_client, bucket, output_prefix, slice_count, 1, "train.jsonl")
         eval_digest = _join_parts(s3_client, bucket, output_prefix, slice_count, 2, "eval.jsonl")
         report.content_hash = "sha256:" + hashlib.sha256(train_digest + eval_digest).hexdigest()
@@ -255,6 +265,29 @@ def merge_s3_slices(
         report.content_hash = None
     _delete_parts(s3_client, bucket, output_prefix, slice_count)
     return _write_report(s3_client, bucket, output_prefix, report)
+
+
+def _split_again(
+    s3_client, bucket: str, output_prefix: str, slice_count: int, settings: ValidationOptions
+) -> SplitWriter | None:
+    """Return a writer that has received the slices' records again, in file order, so that
+    `finish_report` can balance a split with an empty side as a single pass does. Returns None when
+    the records exceed what a single pass holds back (`HOLD_BYTES`), because it would not balance."""
+    part_keys = [part for index in range(slice_count) for part in _slice_keys(output_prefix, index)[1:]]
+    sizes = [s3_client.head_object(Bucket=bucket, Key=part)["ContentLength"] for part in part_keys]
+    if sum(sizes) > HOLD_BYTES:
+        return None
+    train_key, eval_key = f"{output_prefix}data/train.jsonl", f"{output_prefix}data/eval.jsonl"
+    writer = SplitWriter(
+        settings.eval_fraction,
+        settings.seed,
+        S3Sink(s3_client, bucket, train_key),
+        S3Sink(s3_client, bucket, eval_key),
+    )
+    for part in part_keys:
+        data = s3_client.get_object(Bucket=bucket, Key=part)["Body"].read()
+        writer.write(data.split(b"\n")[:-1])
+    return writer
 
 
 def _join_parts(s3_client, bucket: str, output_prefix: str, slice_count: int, which: int, name: str) -> bytes:

@@ -199,7 +199,6 @@ class RecordValidator:
         if self.writer is not None:
             report.train_records = self.writer.train_records
             report.eval_records = self.writer.eval_records
-            report.content_hash = self.writer.content_hash()
         if self.shape is not None and self.shape.keys[-1] == "label":
             report.label_counts = {"true": self.labels[True], "false": self.labels[False]}
         stats = report.stats
