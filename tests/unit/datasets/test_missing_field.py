@@ -34,3 +34,23 @@ def test_unknown_format_lists_expected(validate_lines):
     assert report.errors_by_kind == {"unknown_format": 1}
     assert "prompt-completion (prompt, completion)" in report.errors[0].message
     assert "['answer', 'question']" in report.errors[0].message
+
+
+def test_missing_content_names_message(validate_lines):
+    # Given a chat record whose second message has no content, after a valid record
+    line = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant"}]}
+    report = validate_lines([chat(), line])
+    # Then the message names the missing field and where to add it, not the record's top-level key
+    error = only_error(report)
+    assert error.field == "messages[1].content"
+    assert error.message == "messages[1].content is missing; add 'content' to messages[1]."
+
+
+def test_missing_content_in_only_record(validate_lines):
+    # Given a dataset of one chat record with a message missing its content
+    line = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant"}]}
+    report = validate_lines([line])
+    # Then the missing field is named, not an unknown format
+    error = only_error(report)
+    assert error.kind == "missing_field"
+    assert error.field == "messages[1].content"

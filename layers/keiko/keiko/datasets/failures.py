@@ -16,11 +16,13 @@ from keiko.datasets.turns import Problem
 
 _LOCATION = re.compile(r"^(?P<detail>.*?)(?: - at `\$(?P<path>.*)`)?$", re.DOTALL)
 _MISSING = re.compile(r"missing required field `(?P<name>[^`]*)`")
-_NON_FINITE_MEMBER = re.compile(r'"(?P<key>(?:[^"\\]|\\.)*)"\s*:\s*-?(?:NaN|Infinity)\b')
 
 
-class _NonFinite(ValueError):
-    pass
+class _NonFinite:
+    """Stands in for a NaN or Infinity constant while a line is parsed, to find its path."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
 class _DuplicateKey(ValueError):
@@ -33,11 +35,12 @@ def classify_failure(line: bytes, error: msgspec.DecodeError, shape: Shape, shap
     """Return the problem of a non-blank line that msgspec could not decode into `shape`."""
     if isinstance(error, msgspec.ValidationError):
         return _classify_validation(line, str(error), shape, shapes)
-    return classify_syntax(line, str(error))
+    return classify_syntax(line, str(error), shapes)
 
 
-def classify_syntax(line: bytes, detail: str) -> Problem:
-    """Name the syntax problem of a line that is not valid JSON."""
+def classify_syntax(line: bytes, detail: str, shapes: tuple[Shape, ...] = ()) -> Problem:
+    """Name the syntax problem of a line that is not valid JSON; `shapes` tell what type a field
+    holds, for the advice on NaN and Infinity."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -46,19 +49,66 @@ def classify_syntax(line: bytes, detail: str) -> Problem:
         )
         return "invalid_utf8", None, message
     try:
-        json.loads(text, parse_constant=_reject_constant)
-    except _NonFinite:
-        match = _NON_FINITE_MEMBER.search(text)
-        field = match["key"] if match else None
-        where = f"{field} is" if field else "the record contains"
-        return (
-            "nan_or_infinity",
-            field,
-            f"{where} NaN or Infinity, which JSON does not allow; use a number or null.",
-        )
+        value = json.loads(text, parse_constant=_NonFinite)
     except ValueError:
-        pass
-    return "invalid_json", None, f"invalid JSON ({detail}); fix or remove the line."
+        return "invalid_json", None, f"invalid JSON ({detail}); fix or remove the line."
+    found = _find_non_finite(value, "")
+    if found is None:
+        return "invalid_json", None, f"invalid JSON ({detail}); fix or remove the line."
+    path, name = found
+    where = f"{path} is {name}" if path else f"the record is {name}"
+    advice = _non_finite_advice(path, shapes)
+    return "nan_or_infinity", path or None, f"{where}, which JSON does not allow; {advice}"
+
+
+def classify_unknown(line: bytes, value, shapes: tuple[Shape, ...]) -> Problem | None:
+    """Return the problem of a record whose keys are those of exactly one format but whose values
+    do not fit it, such as a message without content; None when no single format matches."""
+    if not isinstance(value, dict):
+        return None
+    candidates = [shape for shape in shapes if all(key in value for key in shape.keys)]
+    if len(candidates) != 1:
+        return None
+    try:
+        msgspec.convert(value, candidates[0].type)
+    except msgspec.ValidationError as exc:
+        return _classify_validation(line, str(exc), candidates[0], shapes)
+    return None
+
+
+def _find_non_finite(value, path: str) -> tuple[str, str] | None:
+    """Return the field path and constant name of the first NaN or Infinity in a parsed value."""
+    if isinstance(value, _NonFinite):
+        return path, value.name
+    if isinstance(value, dict):
+        items = ((f"{path}.{key}" if path else key, item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{index}]", item) for index, item in enumerate(value))
+    else:
+        return None
+    for item_path, item in items:
+        found = _find_non_finite(item, item_path)
+        if found is not None:
+            return found
+    return None
+
+
+def _non_finite_advice(path: str, shapes: tuple[Shape, ...]) -> str:
+    """Say what to write instead, from the type the record formats give the field's top-level key.
+
+    Every format's fields are text or message lists (whose role and content are text) except a KTO
+    `label`, which is boolean. Reward columns and keys no format reads may hold any JSON value.
+    """
+    key = re.split(r"[.\[]", path, maxsplit=1)[0]
+    for shape in shapes:
+        for field in msgspec.structs.fields(shape.type):
+            if field.encode_name != key:
+                continue
+            if field.type is bool:
+                return "use true or false."
+            if field.type is str or getattr(field.type, "__origin__", None) is list:
+                return "the field holds text, so write it as a JSON string."
+    return "use a number or null."
 
 
 def _classify_validation(line: bytes, detail: str, shape: Shape, shapes: tuple[Shape, ...]) -> Problem:
@@ -77,8 +127,11 @@ def _classify_validation(line: bytes, detail: str, shape: Shape, shapes: tuple[S
             message = f"the record is in format {other.name!r} but the dataset is {shape.name!r}; use one format."
             return "mixed_formats", None, message
 
+    if missing and path:
+        field = f"{path}.{missing['name']}"
+        return "missing_field", field, f"{field} is missing; add {missing['name']!r} to {path}."
     if missing:
-        field = f"{path}.{missing['name']}" if path else missing["name"]
+        field = missing["name"]
         return (
             "missing_field",
             field,
@@ -86,10 +139,6 @@ def _classify_validation(line: bytes, detail: str, shape: Shape, shapes: tuple[S
         )
     hint = " Use true or false." if "`bool`" in what else ""
     return "wrong_type", path or None, f"{path or 'the record'}: {what}.{hint}"
-
-
-def _reject_constant(name: str):
-    raise _NonFinite(name)
 
 
 def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict:

@@ -24,6 +24,7 @@ from keiko.datasets.digests import DigestSet, digest
 from keiko.datasets.failures import (
     classify_failure,
     classify_syntax,
+    classify_unknown,
     find_duplicate_key,
     make_duplicate_probe,
 )
@@ -510,7 +511,12 @@ class RecordValidator:
             try:
                 value = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                kind, field, message = classify_syntax(line, str(exc))
+                kind, field, message = classify_syntax(line, str(exc), self.shapes)
+                self.builder.error(kind, self.line, field, message)
+                continue
+            problem = classify_unknown(line, value, self.shapes)
+            if problem is not None:
+                kind, field, message = problem
                 self.builder.error(kind, self.line, field, message)
                 continue
             found = sorted(value) if isinstance(value, dict) else type(value).__name__
