@@ -6,6 +6,7 @@ Exit status: 0 when the dataset is valid, 1 when it is invalid, 2 for a usage er
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -39,6 +40,13 @@ def register(subparsers) -> None:
         metavar="NAME",
         help="Column the GRPO/RLOO reward functions read; repeat for each column.",
     )
+    parser.add_argument(
+        "--tokenizer",
+        type=Path,
+        metavar="FOLDER",
+        help="Local folder of a Hugging Face tokenizer (the base model's) to measure tokens per character; "
+        "loaded offline, needs the transformers package (default: estimate from characters).",
+    )
     parser.add_argument("--output-dir", type=Path, help="Write train.jsonl and eval.jsonl here when valid.")
     parser.add_argument("--json", action="store_true", help="Print the full report as JSON.")
     parser.set_defaults(func=run)
@@ -55,6 +63,12 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    tokenizer = None
+    if args.tokenizer is not None:
+        tokenizer, problem = load_tokenizer(args.tokenizer)
+        if problem:
+            print(f"keiko validate: {problem}", file=sys.stderr)
+            return EXIT_USAGE
     report = validate_path(
         path,
         args.method,
@@ -62,12 +76,35 @@ def run(args: argparse.Namespace) -> int:
         output_dir=args.output_dir,
         backend=args.backend,
         reward_columns=tuple(args.reward_column),
+        tokenizer=tokenizer,
     )
-    if args.json:
-        print(report.model_dump_json(indent=2))
-    else:
-        print(format_summary(report))
+    print_output(report.model_dump_json(indent=2) if args.json else format_summary(report))
     return EXIT_VALID if report.valid else EXIT_INVALID
+
+
+def load_tokenizer(folder: Path):
+    """Load a tokenizer from a local folder without network access; return (tokenizer, None) or
+    (None, an error message)."""
+    if not folder.is_dir():
+        return None, f"--tokenizer {folder} is not a folder; give a folder with a saved tokenizer (tokenizer.json)."
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        return None, "--tokenizer needs the transformers package; install it, or leave out --tokenizer to estimate."
+    try:
+        return AutoTokenizer.from_pretrained(folder, local_files_only=True), None
+    except (OSError, ValueError) as exc:
+        return None, f"cannot load a tokenizer from {folder} ({exc}); give a folder saved with save_pretrained."
+
+
+def print_output(text: str) -> None:
+    """Print to stdout; when the reader has closed the pipe (`| head -1`), stop quietly as CLI tools do."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Point stdout at /dev/null so that Python's flush at exit does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def format_summary(report: Report) -> str:
@@ -85,6 +122,13 @@ def format_summary(report: Report) -> str:
         lines.append(f"    {where}{field}: {example.message}")
     for kind, count in report.warnings_by_kind.items():
         lines.append(f"  warning {kind}: {count}")
-    if report.valid:
-        lines.append(f"  train {report.train_records}, evaluation {report.eval_records}, {report.content_hash}")
+    if report.valid and report.content_hash:
+        lines.append(
+            f"  train {report.train_records}, evaluation {report.eval_records}; content hash {report.content_hash}"
+        )
+    elif report.valid:
+        lines.append(
+            f"  train {report.train_records}, evaluation {report.eval_records}; "
+            "files not written (add --output-dir to write them and compute the content hash)"
+        )
     return "\n".join(lines)

@@ -1,6 +1,9 @@
 """`keiko validate` on the sample datasets, through the real command-line entry point."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,3 +96,93 @@ def test_unknown_method_names_valid_ones(capsys):
     assert "invalid choice: 'lora'" in error
     assert "'sft'" in error
     assert "'kto'" in error
+
+
+def test_summary_without_output_dir_gives_split(capsys):
+    # Given a valid sample validated without --output-dir
+    code = main(["validate", str(SAMPLES / "sft-messages.jsonl"), "--method", "sft"])
+    output = capsys.readouterr().out
+    # Then the summary gives the split counts and says the files were not written, with no "None"
+    assert code == 0
+    assert "None" not in output
+    split_line = next(line for line in output.splitlines() if line.strip().startswith("train "))
+    train, evaluation = (int(part.split()[-1]) for part in split_line.split(";")[0].split(","))
+    assert train + evaluation == 8
+    assert evaluation >= 1
+    assert "--output-dir" in split_line
+
+
+def test_identical_records_exit_one(tmp_path, capsys):
+    # Given six identical records, which leave one distinct record
+    path = tmp_path / "same.jsonl"
+    path.write_text('{"prompt": "a?", "completion": "b."}\n' * 6)
+    # When it is validated, with and without output files
+    code = main(["validate", str(path), "--method", "sft", "--output-dir", str(tmp_path / "out")])
+    output = capsys.readouterr().out
+    bare_code = main(["validate", str(path), "--method", "sft"])
+    # Then it is invalid with the empty split named, and no files are written
+    assert code == 1
+    assert bare_code == 1
+    assert "INVALID" in output
+    assert "error empty_split: 1" in output
+    assert "dataset: the evaluation split has no records" in output
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_closed_pipe_exits_quietly(tmp_path):
+    # Given a reader that has closed its end of the pipe, as `head -1` does after one line
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    # When keiko validate prints its JSON report into that pipe
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "keiko_cli.main", "validate", str(SAMPLES / "sft-messages.jsonl")]
+            + ["--method", "sft", "--json"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    # Then it prints no traceback and still exits with the verdict
+    assert "Traceback" not in result.stderr
+    assert "BrokenPipeError" not in result.stderr
+    assert result.returncode == 0
+
+
+def test_tokenizer_folder_calibrates_tokens(tmp_path, capsys):
+    # Given a Hugging Face tokenizer saved in a local folder
+    pytest.importorskip("transformers")
+    from keiko_training.tiny import train_tokenizer
+
+    texts = [line for line in (SAMPLES / "sft-messages.jsonl").read_text().splitlines()]
+    train_tokenizer(texts, vocab_size=300).save_pretrained(tmp_path / "tokenizer")
+    # When keiko validate is given that folder
+    code = main(
+        ["validate", str(SAMPLES / "sft-messages.jsonl"), "--method", "sft", "--json"]
+        + ["--tokenizer", str(tmp_path / "tokenizer")]
+    )
+    report = json.loads(capsys.readouterr().out)
+    # Then token counts are measured with it and not flagged as estimates
+    assert code == 0
+    assert report["stats"]["token_estimate"].startswith("calibrated with")
+    assert "tokens_estimated" not in report["warnings_by_kind"]
+
+
+def test_tokenizer_folder_missing_is_usage_error(tmp_path, capsys):
+    code = main(
+        ["validate", str(SAMPLES / "sft-messages.jsonl"), "--method", "sft", "--tokenizer", str(tmp_path / "none")]
+    )
+    error = capsys.readouterr().err
+    assert code == 2
+    assert "--tokenizer" in error
+    assert str(tmp_path / "none") in error
+
+
+def test_estimate_warning_names_real_option(capsys):
+    main(["validate", str(SAMPLES / "sft-messages.jsonl"), "--method", "sft", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    warning = next(item for item in report["warnings"] if item["kind"] == "tokens_estimated")
+    assert "--tokenizer" in warning["message"]
+    assert "pass a tokenizer" not in warning["message"]

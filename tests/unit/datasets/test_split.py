@@ -87,6 +87,7 @@ def test_few_records_get_one_eval_record(tmp_path, count):
     second = validate_rows(tmp_path / "b", list(reversed(rows)))
     # Then both splits are non-empty and the same record is held out for evaluation
     assert first.valid
+    assert second.valid
     assert first.eval_records >= 1
     assert first.train_records >= 1
     assert first.train_records + first.eval_records == count

@@ -272,7 +272,8 @@ class RecordValidator:
             WarningKind.TOKENS_ESTIMATED,
             None,
             None,
-            "token counts are estimates from character counts; pass a tokenizer to calibrate them.",
+            "token counts are estimated from character counts; to measure them with the base model's tokenizer, "
+            "run keiko validate with --tokenizer and the tokenizer's local folder.",
         )
         return estimate_ratio(sample)
 
