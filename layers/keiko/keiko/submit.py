@@ -51,6 +51,9 @@ class JobSubmitter:
         run = request.run
         if run.plan is None:
             raise TrainingJobSubmissionFailed("cannot submit a job before PlanTraining: the run state has no plan")
+        # NOTE: when CreateTrainingJob succeeds but the invocation then fails (a Lambda service error or
+        # timeout), the state's retry submits under the next attempt's name and a second job runs.
+        # Reusing the first job needs a look-up of earlier attempts before creating; not built yet.
         job_name = make_job_name(run.run_id, request.stage, request.attempt + 1)
         spec = stage_spec(request.stage, run)
         code_uri = self._pin_training_code(run)
