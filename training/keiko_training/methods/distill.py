@@ -15,8 +15,8 @@ from typing import Any
 
 from ..contract import ContractError
 from ..models import ModelSource, load_causal_lm, resolve_source
-from ..runtime import Job, metric_callback, trainer_arguments
-from .policy import policy_model
+from ..runtime import Job, trainer_arguments
+from .policy import build_trainer, policy_model
 from .supervised import build_sft
 
 
@@ -58,15 +58,15 @@ def _build_gkd(job: Job, teacher: ModelSource) -> tuple[Any, str, str | None]:
         beta=hp.beta,
         max_new_tokens=hp.max_new_tokens,
     )
-    trainer = GKDTrainer(
-        model=model,
+    trainer = build_trainer(
+        GKDTrainer,
+        job,
+        model,
+        args,
+        peft_config,
         teacher_model=load_causal_lm(teacher),
-        args=args,
         train_dataset=job.train_dataset.map(_as_messages, remove_columns=job.train_dataset.column_names),
         eval_dataset=_map_optional(job.eval_dataset),
-        processing_class=job.tokenizer,
-        peft_config=peft_config,
-        callbacks=[metric_callback()],
     )
     return trainer, "adapter" if peft_type is not None else "full", peft_type
 
@@ -82,16 +82,7 @@ def _build_on_policy(job: Job, teacher: ModelSource) -> tuple[Any, str, str | No
         beta=hp.beta,
         max_completion_length=hp.max_new_tokens,
     )
-    trainer = DistillationTrainer(
-        model=model,
-        teacher_model=load_causal_lm(teacher),
-        args=args,
-        train_dataset=job.train_dataset,
-        eval_dataset=job.eval_dataset,
-        processing_class=job.tokenizer,
-        peft_config=peft_config,
-        callbacks=[metric_callback()],
-    )
+    trainer = build_trainer(DistillationTrainer, job, model, args, peft_config, teacher_model=load_causal_lm(teacher))
     return trainer, "adapter" if peft_type is not None else "full", peft_type
 
 

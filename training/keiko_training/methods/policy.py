@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from ..models import ModelSource, load_causal_lm, load_with_adapter
-from ..runtime import Job
+from ..runtime import Job, metric_callback
 
 logger = logging.getLogger(__name__)
 
@@ -70,3 +70,21 @@ def policy_model(job: Job) -> tuple[Any, Any, str | None]:
     model = load_causal_lm(start or job.base, quantization_config=quantization)
     config = lora_config(job)
     return model, config, config.peft_type.value if config is not None else None
+
+
+def build_trainer(trainer_class: type, job: Job, model: Any, args: Any, peft_config: Any = None, **overrides: Any):
+    """Construct a TRL trainer on the job's datasets and tokenizer, printing keiko's metric lines.
+
+    `overrides` replace or add constructor arguments, such as a teacher model or a mapped dataset.
+    """
+    arguments = {
+        "model": model,
+        "args": args,
+        "train_dataset": job.train_dataset,
+        "eval_dataset": job.eval_dataset,
+        "processing_class": job.tokenizer,
+        "peft_config": peft_config,
+        "callbacks": [metric_callback()],
+    }
+    arguments.update(overrides)
+    return trainer_class(**arguments)

@@ -11,8 +11,8 @@ from typing import Any
 
 from ..contract import ContractError
 from ..models import preferred_dtype
-from ..runtime import Job, metric_callback, trainer_arguments
-from .policy import lora_config, policy_model
+from ..runtime import Job, trainer_arguments
+from .policy import build_trainer, lora_config, policy_model
 
 
 def build_dpo(job: Job) -> tuple[Any, str, str | None]:
@@ -21,15 +21,7 @@ def build_dpo(job: Job) -> tuple[Any, str, str | None]:
     hp = job.hyperparameters
     model, peft_config, peft_type = policy_model(job)
     args = DPOConfig(**trainer_arguments(job), max_length=job.params.max_length, beta=hp.beta, loss_type=[hp.loss_type])
-    trainer = DPOTrainer(
-        model=model,
-        args=args,
-        train_dataset=job.train_dataset,
-        eval_dataset=job.eval_dataset,
-        processing_class=job.tokenizer,
-        peft_config=peft_config,
-        callbacks=[metric_callback()],
-    )
+    trainer = build_trainer(DPOTrainer, job, model, args, peft_config)
     return trainer, _output_format(peft_type), peft_type
 
 
@@ -38,15 +30,7 @@ def build_orpo(job: Job) -> tuple[Any, str, str | None]:
 
     model, peft_config, peft_type = policy_model(job)
     args = ORPOConfig(**trainer_arguments(job), max_length=job.params.max_length, beta=job.hyperparameters.beta)
-    trainer = ORPOTrainer(
-        model=model,
-        args=args,
-        train_dataset=job.train_dataset,
-        eval_dataset=job.eval_dataset,
-        processing_class=job.tokenizer,
-        peft_config=peft_config,
-        callbacks=[metric_callback()],
-    )
+    trainer = build_trainer(ORPOTrainer, job, model, args, peft_config)
     return trainer, _output_format(peft_type), peft_type
 
 
@@ -68,15 +52,7 @@ def build_kto(job: Job) -> tuple[Any, str, str | None]:
         desirable_weight=hp.desirable_weight,
         undesirable_weight=hp.undesirable_weight,
     )
-    trainer = KTOTrainer(
-        model=model,
-        args=args,
-        train_dataset=job.train_dataset,
-        eval_dataset=job.eval_dataset,
-        processing_class=job.tokenizer,
-        peft_config=peft_config,
-        callbacks=[metric_callback()],
-    )
+    trainer = build_trainer(KTOTrainer, job, model, args, peft_config)
     return trainer, _output_format(peft_type), peft_type
 
 
@@ -99,15 +75,7 @@ def build_reward(job: Job) -> tuple[Any, str, str | None]:
         max_length=job.params.max_length,
         center_rewards_coefficient=job.hyperparameters.center_rewards_coefficient,
     )
-    trainer = RewardTrainer(
-        model=model,
-        args=args,
-        train_dataset=job.train_dataset,
-        eval_dataset=job.eval_dataset,
-        processing_class=job.tokenizer,
-        peft_config=peft_config,
-        callbacks=[metric_callback()],
-    )
+    trainer = build_trainer(RewardTrainer, job, model, args, peft_config)
     peft_type = peft_config.peft_type.value if peft_config is not None else None
     return trainer, _output_format(peft_type), peft_type
 

@@ -10,8 +10,8 @@ from typing import Any
 from keiko.hyperparameters import SftHyperparameters
 from keiko.recipe import Method
 
-from ..runtime import Job, metric_callback, trainer_arguments
-from .policy import policy_model
+from ..runtime import Job, trainer_arguments
+from .policy import build_trainer, policy_model
 
 
 def sft_config(job: Job, **overrides: Any):
@@ -29,14 +29,7 @@ def build_pretrain(job: Job) -> tuple[Any, str, str | None]:
     config = AutoConfig.from_pretrained(job.base.location)
     torch.manual_seed(job.hyperparameters.seed)
     model = AutoModelForCausalLM.from_config(config)
-    trainer = SFTTrainer(
-        model=model,
-        args=_packed_text_config(job),
-        train_dataset=job.train_dataset,
-        eval_dataset=job.eval_dataset,
-        processing_class=job.tokenizer,
-        callbacks=[metric_callback()],
-    )
+    trainer = build_trainer(SFTTrainer, job, model, _packed_text_config(job))
     return trainer, "full", None
 
 
@@ -44,15 +37,7 @@ def build_cpt(job: Job) -> tuple[Any, str, str | None]:
     from trl import SFTTrainer
 
     model, peft_config, peft_type = policy_model(job)
-    trainer = SFTTrainer(
-        model=model,
-        args=_packed_text_config(job),
-        train_dataset=job.train_dataset,
-        eval_dataset=job.eval_dataset,
-        processing_class=job.tokenizer,
-        peft_config=peft_config,
-        callbacks=[metric_callback()],
-    )
+    trainer = build_trainer(SFTTrainer, job, model, _packed_text_config(job), peft_config)
     return trainer, _output_format(peft_type), peft_type
 
 
@@ -70,15 +55,7 @@ def build_sft(job: Job) -> tuple[Any, str, str | None]:
             "completion_only_loss": hp.completion_only_loss,
             "neftune_noise_alpha": hp.neftune_noise_alpha,
         }
-    trainer = SFTTrainer(
-        model=model,
-        args=sft_config(job, **overrides),
-        train_dataset=job.train_dataset,
-        eval_dataset=job.eval_dataset,
-        processing_class=job.tokenizer,
-        peft_config=peft_config,
-        callbacks=[metric_callback()],
-    )
+    trainer = build_trainer(SFTTrainer, job, model, sft_config(job, **overrides), peft_config)
     return trainer, _output_format(peft_type), peft_type
 
 
@@ -105,15 +82,7 @@ def build_prompt_learning(job: Job) -> tuple[Any, str, str | None]:
             encoder_reparameterization_type=hp.encoder_reparameterization_type,
             encoder_hidden_size=hp.encoder_hidden_size,
         )
-    trainer = SFTTrainer(
-        model=load_causal_lm(job.start or job.base),
-        args=sft_config(job),
-        train_dataset=job.train_dataset,
-        eval_dataset=job.eval_dataset,
-        processing_class=job.tokenizer,
-        peft_config=peft_config,
-        callbacks=[metric_callback()],
-    )
+    trainer = build_trainer(SFTTrainer, job, load_causal_lm(job.start or job.base), sft_config(job), peft_config)
     return trainer, "adapter", peft_config.peft_type.value
 
 
