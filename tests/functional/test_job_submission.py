@@ -47,15 +47,33 @@ def test_submit_creates_job_and_stores_token(account, lambda_context):
     assert s3.get_object(Bucket=BUCKET, Key=f"runs/{event['run_id']}/code/sourcedir.tar.gz")["Body"].read() == b"code"
 
 
-def test_submit_retry_uses_a_new_job_name(account, lambda_context):
+def test_submit_retry_waits_for_earlier_job(account, lambda_context):
+    # Given an attempt whose CreateTrainingJob succeeded before the invocation failed
     boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=CODE_KEY, Body=b"code")
     event = load_event("submit_training_job.json")
     handler = load_handler("submit_training_job")
-
     first = handler.lambda_handler(event, lambda_context)
-    retried = handler.lambda_handler({**event, "attempt": 1}, lambda_context)
 
-    assert first["job_name"].endswith("-train-1")
+    # When the state retries with a new task token
+    retried = handler.lambda_handler({**event, "attempt": 1, "task_token": "retry-token"}, lambda_context)
+
+    # Then no second job starts: the retry takes over the first job, whose token is now the new one
+    sagemaker = boto3.client("sagemaker", region_name=REGION)
+    assert retried["job_name"] == first["job_name"]
+    assert retried["adopted"] is True
+    assert len(sagemaker.list_training_jobs()["TrainingJobSummaries"]) == 1
+    assert RunStore("keiko-runs").get_task_token(first["job_name"])["task_token"] == "retry-token"
+
+
+def test_submit_retry_after_failed_create_uses_next_name(account, lambda_context):
+    # Given a first attempt that never created its job
+    boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=CODE_KEY, Body=b"code")
+    event = load_event("submit_training_job.json")
+
+    # When the retry runs
+    retried = load_handler("submit_training_job").lambda_handler({**event, "attempt": 1}, lambda_context)
+
+    # Then it creates the job under the next attempt's name
     assert retried["job_name"].endswith("-train-2")
 
 

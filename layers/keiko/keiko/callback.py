@@ -24,6 +24,14 @@ GONE_TOKEN_CODES = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"
 MAX_CAUSE_LENGTH = 32768  # SendTaskFailure's limit on `cause`
 
 
+class TokenGone(Exception):
+    """Step Functions no longer waits on the task token: the execution ended or the wait timed out."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 class TrainingJobDetail(BaseModel):
     """The fields of a "SageMaker Training Job State Change" event's detail that keiko reads."""
 
@@ -83,15 +91,24 @@ class JobCallback:
             reason = detail.FailureReason or f"ended as {status}"
             self.store.update_run(token_item["run_id"], failed_job=job_name, job_failure_reason=reason)
         try:
-            action = self._send(token_item["task_token"], detail)
-        except ClientError as exc:
-            if error_code(exc) in GONE_TOKEN_CODES:
-                logger.warning("the execution no longer waits for this job", extra={"error": error_code(exc)})
-                return {"job_name": job_name, "action": "ignored", "reason": error_code(exc)}
+            action = self.send_outcome(token_item["task_token"], detail)
+        except TokenGone as gone:
+            return {"job_name": job_name, "action": "ignored", "reason": gone.code}
+        except ClientError:
             self.store.release_outcome(job_name)
             raise
         metrics.add_metric(name=f"TrainingJobs{status}", unit="Count", value=1)
         return {"job_name": job_name, "action": action, "status": status}
+
+    def send_outcome(self, task_token: str, detail: TrainingJobDetail) -> str:
+        """Send the job's outcome on the token; return the action, or raise TokenGone when no state waits."""
+        try:
+            return self._send(task_token, detail)
+        except ClientError as exc:
+            if error_code(exc) not in GONE_TOKEN_CODES:
+                raise
+            logger.warning("the execution no longer waits for this job", extra={"error": error_code(exc)})
+            raise TokenGone(error_code(exc)) from exc
 
     def _send(self, task_token: str, detail: TrainingJobDetail) -> str:
         if detail.TrainingJobStatus == "Completed":

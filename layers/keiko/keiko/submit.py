@@ -7,12 +7,14 @@ the fastest job finds it. The run's copy of the training code is pinned under
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from keiko.aws import client, error_code, raise_if_transient
+from keiko.callback import TERMINAL_STATUSES, JobCallback, TokenGone, TrainingJobDetail
 from keiko.errors import TrainingJobSubmissionFailed
 from keiko.jobs import build_training_job, stage_spec
 from keiko.names import make_job_name
@@ -39,21 +41,27 @@ class SubmitInput(BaseModel):
 
 class JobSubmitter:
     def __init__(
-        self, settings: JobSettings, sagemaker: Any = None, s3: Any = None, store: RunStore | None = None
+        self,
+        settings: JobSettings,
+        sagemaker: Any = None,
+        s3: Any = None,
+        store: RunStore | None = None,
+        sfn: Any = None,
     ) -> None:
         self.settings = settings
         self.sagemaker = sagemaker or client("sagemaker")
         self.s3 = s3 or client("s3")
         self.store = store or RunStore(settings.run_table)
+        self.sfn = sfn or client("stepfunctions")
 
     def submit(self, request: SubmitInput) -> dict[str, Any]:
         """Create the stage's job; TrainingJobCallback resumes the waiting state with the stored token."""
         run = request.run
         if run.plan is None:
             raise TrainingJobSubmissionFailed("cannot submit a job before PlanTraining: the run state has no plan")
-        # NOTE: when CreateTrainingJob succeeds but the invocation then fails (a Lambda service error or
-        # timeout), the state's retry submits under the next attempt's name and a second job runs.
-        # Reusing the first job needs a look-up of earlier attempts before creating; not built yet.
+        adopted = self._adopt_earlier_job(request)
+        if adopted is not None:
+            return adopted
         job_name = make_job_name(run.run_id, request.stage, request.attempt + 1)
         spec = stage_spec(request.stage, run)
         code_uri = self._pin_training_code(run)
@@ -81,6 +89,44 @@ class JobSubmitter:
             },
         )
         return {"job_name": job_name, "stage": request.stage}
+
+    def _adopt_earlier_job(self, request: SubmitInput) -> dict[str, Any] | None:
+        """Hand an earlier attempt's job to this attempt's token instead of starting a second job.
+
+        The state retries only on Lambda service errors and transient errors, so an earlier attempt's
+        job exists only when its CreateTrainingJob succeeded and the invocation failed afterwards. The
+        new token is stored first, so the job's state-change event resumes this attempt; a job that
+        already ended is reported here, because its event went to the earlier, void token.
+        """
+        run = request.run
+        for attempt in range(request.attempt, 0, -1):
+            job_name = make_job_name(run.run_id, request.stage, attempt)
+            job = self._describe_job(job_name)
+            if job is None:
+                continue
+
+            self.store.put_task_token(
+                job_name, request.task_token, run.run_id, request.stage, self.settings.task_token_ttl_days
+            )
+            logger.warning(
+                "an earlier attempt created this job; the retry waits for it",
+                extra={"job_name": job_name, "stage": request.stage, "status": job["TrainingJobStatus"]},
+            )
+            if job["TrainingJobStatus"] in TERMINAL_STATUSES:
+                detail = TrainingJobDetail.model_validate(job)
+                with contextlib.suppress(TokenGone):
+                    JobCallback(self.store, self.sfn).send_outcome(request.task_token, detail)
+            return {"job_name": job_name, "stage": request.stage, "adopted": True}
+        return None
+
+    def _describe_job(self, job_name: str) -> dict[str, Any] | None:
+        try:
+            return self.sagemaker.describe_training_job(TrainingJobName=job_name)
+        except ClientError as exc:
+            if error_code(exc) in {"ValidationException", "ResourceNotFound"}:
+                return None
+            raise_if_transient(exc, f"DescribeTrainingJob {job_name}")
+            raise
 
     def _pin_training_code(self, run: StageInput) -> str:
         bucket = self.settings.data_bucket
