@@ -95,7 +95,7 @@ class JobSubmitter:
 
         The state retries only on Lambda service errors and transient errors, so an earlier attempt's
         job exists only when its CreateTrainingJob succeeded and the invocation failed afterwards. The
-        new token is stored first, so the job's state-change event resumes this attempt; a job that
+        new token is stored first, so the job's state-change event resumes this attempt. A job that
         already ended is reported here, because its event went to the earlier, void token.
         """
         run = request.run
