@@ -1,10 +1,10 @@
-"""A local stand-in for the Amazon Bedrock Converse API: deterministic answers, no model behind them.
+"""A local stand-in for the Amazon Bedrock Converse API: deterministic replies, no model behind them.
 
 moto's bedrock-runtime has only InvokeModel. The emulated account adds Converse, so a boto3
 `bedrock-runtime` client reaches `BedrockStandIn.converse` in-process. The reply is chosen by
 `requestMetadata["keiko_task"]`:
 
-- `synthetic`: the last user message holds seed examples, one JSON object per line, each with an
+- `synthetic`: the last user message contains seed examples, one JSON object per line, each with an
   instruction field (`instruction`, `prompt`, `question` or `input`) and a response field
   (`response`, `completion`, `answer` or `output`). The reply is JSONL with as many records as the
   message asks for ("<N> records" or "<N> examples"), else one per seed: record i takes seed
@@ -163,7 +163,7 @@ class BedrockStandIn:
             self._reasoning_left += times
 
     def converse(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """Answer one Converse request (the API's parameter names) or raise its error."""
+        """Return the reply to one Converse request (the API's parameter names) or raise its error."""
         started = time.monotonic()
         with self._lock:
             self.requests.append(dict(request))

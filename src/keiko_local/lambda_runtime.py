@@ -234,7 +234,7 @@ class LambdaRuntime:
             if version is None:
                 raise HandlerError("Runtime.ImportModuleError", f"Layer version {layer['Arn']} not found")
             folder = self._code_dir(version.content, version.code_bytes)
-            # A Python layer's zip holds its packages under python/; a layer built from a source
+            # A Python layer's zip contains its packages under python/. A layer built from a source
             # folder by `sam build` (BuildMethod python3.x) gets that prefix added at build time.
             if (folder / "python").is_dir():
                 folders.append(folder / "python")

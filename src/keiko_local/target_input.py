@@ -1,8 +1,8 @@
 """What an EventBridge target receives: the event itself, `Input`, `InputPath` or `InputTransformer`.
 
-Follows the EventBridge user guide, "Amazon EventBridge input transformation": variables come from
-JSONPath expressions over the original event; a placeholder inside a JSON string takes the value's
-text unescaped, a placeholder outside quotes takes the value's JSON; the reserved variables are
+Follows the EventBridge user guide, "Amazon EventBridge input transformation". Variables come from
+JSONPath expressions over the original event. A placeholder inside a JSON string takes the value's
+text unescaped, and a placeholder outside quotes takes the value's JSON. The reserved variables are
 `aws.events.rule-arn`, `aws.events.rule-name`, `aws.events.event` (the event without `detail`),
 `aws.events.event.json` (the whole event) and `aws.events.event.ingestion-time`.
 """
@@ -85,14 +85,14 @@ def _render(template: str, variables: Mapping[str, Any]) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        # NOTE: EventBridge sends a non-JSON template to the target as raw text; the emulated
-        # account delivers it as a JSON string because Lambda and Step Functions take JSON.
+        # NOTE: EventBridge sends a non-JSON template to the target as raw text. The emulated account
+        # delivers it as a JSON string, because Lambda and Step Functions take JSON.
         return text
 
 
 def _placeholder_text(value: Any, inside_string: bool) -> str:
-    # NOTE: EventBridge leaves out a variable whose path matched nothing; here it renders as null
-    # (or as nothing inside a string), which keeps the rendered template valid JSON.
+    # NOTE: EventBridge leaves out a variable whose path matched nothing. Here it renders as null (or
+    # as nothing inside a string), so the rendered template stays valid JSON.
     if value is _MISSING:
         return "" if inside_string else "null"
     if inside_string:

@@ -271,7 +271,7 @@ class TrainingJobRunner:
         channels = self._download_channels(s3, fake.input_data_config or [], layout)
         checkpoint_uri = (fake.checkpoint_config or {}).get("S3Uri")
         if checkpoint_uri:
-            # The checkpoint URI names a folder: s3://b/ckpt holds s3://b/ckpt/step.txt, not s3://b/ckpt-old/...
+            # The checkpoint URI names a folder: s3://b/ckpt contains s3://b/ckpt/step.txt, not s3://b/ckpt-old/...
             download_prefix(s3, checkpoint_uri.rstrip("/") + "/", layout.checkpoint_dir)
 
         script_hyperparameters = user_hyperparameters(hyperparameters)

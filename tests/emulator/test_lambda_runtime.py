@@ -122,7 +122,7 @@ def test_new_runtime_forgets_layer_modules(tmp_path):
 
         cachedpkg.CACHE["table"] = "earlier-account-table"
 
-        # When a runtime for a new account forgets the modules under its code folders
+        # When a runtime for a new account drops the modules loaded from its code folders
         dropped = forget_modules_under([layer])
 
         # Then the next import starts cold, without the earlier cache

@@ -110,7 +110,7 @@ def test_job_completes_with_model_and_metrics(project_account, bucket):
     ]
     assert described["AlgorithmSpecification"]["MetricDefinitions"] == METRICS
 
-    # And the model tarball holds what the script wrote, under the toolkit contract
+    # And the model tarball contains what the script wrote, under the toolkit contract
     model = json.loads(_tar_members(project_account, bucket, "runs/r1/jobs/train-ok/output/model.tar.gz")["model.json"])
     assert model["records"] == 3
     assert model["epochs"] == 3

@@ -5,7 +5,7 @@ from keiko.recipe import RecipeError, parse_recipe
 
 
 def test_several_preference_iterations_rejected():
-    # Given a recipe that asks for three preference iterations
+    # Given a recipe that requests three preference iterations
     text = "method: sft\nmodel: {base: x}\npreference: {enabled: true, iterations: 3}\n"
 
     # When it is parsed, then the error names the field, the value and the fix

@@ -10,7 +10,7 @@ import math
 import re
 from typing import NamedTuple
 
-# The SageMaker MetricDefinitions live in the Lambda layer's package, which submits the jobs; the
+# The SageMaker MetricDefinitions live in the Lambda layer's package, which submits the jobs. The
 # training code archive carries that package too, so both sides read one definition.
 from keiko.training_metrics import (
     COMMON_METRICS,

@@ -38,7 +38,7 @@ def read_tar_member(s3: Any, uri: str, member: str, max_bytes: int) -> bytes:
             if extracted is None:
                 raise ArtifactError(f"{member} in {uri} could not be read")
             return extracted.read()
-    raise ArtifactError(f"{uri} holds no {member}: the job did not write it to its model directory")
+    raise ArtifactError(f"{member} not found in {uri}: the job did not write it to its model directory")
 
 
 def read_jsonl(data: bytes, source: str) -> Iterator[dict[str, Any]]:

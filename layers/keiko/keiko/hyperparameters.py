@@ -173,7 +173,7 @@ class OnlineRlHyperparameters(Hyperparameters):
     ] = r"(?s)<answer>.+</answer>"
     target_length: Annotated[int, Field(ge=1, description="Completion tokens the length reward aims at.")] = 128
     answer_column: Annotated[
-        str, Field(min_length=1, description="Dataset column holding the reference answer for exact_match.")
+        str, Field(min_length=1, description="Dataset column that contains the reference answer for exact_match.")
     ] = "answer"
     reward_model_name_or_path: Annotated[
         str | None, Field(description="Reward model when no REWARD channel is given.")

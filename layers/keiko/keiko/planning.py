@@ -2,9 +2,9 @@
 
 Every number here is an estimate for stopping clearly unaffordable runs early, not a quote.
 
-Tiers by model size: under 1B parameters trains with LoRA/QLoRA on one g4dn GPU; 1-10B trains
-distributed on P4/P5; over 10B is meant for HyperPod or Trainium with FSx for Lustre, which this
-release does not submit to, so it plans a multi-node P5 training job and records that in `notes`.
+Tiers by model size: under 1B parameters trains with LoRA/QLoRA on one g4dn GPU, and 1-10B trains
+distributed on P4/P5. Over 10B is meant for HyperPod or Trainium with FSx for Lustre. This release
+does not submit to those, so it plans a multi-node P5 training job and records that in `notes`.
 
 Hours come from the usual 6·N·T training FLOPs (4·N·T with LoRA/QLoRA, which skips weight
 gradients). T is the validator's token estimate (or train records × max_length) times epochs. The

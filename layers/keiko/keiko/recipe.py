@@ -128,7 +128,7 @@ class PreferenceSpec(Strict):
     @field_validator("iterations")
     @classmethod
     def _one_iteration(cls, value: int) -> int:
-        # NOTE: the lifecycle state machine runs one preference iteration per run; the loop until a
+        # NOTE: the lifecycle state machine runs one preference iteration per run. The loop until a
         # gate passes or a cap stops it is not built yet, so more are rejected rather than ignored.
         if value != 1:
             raise ValueError(

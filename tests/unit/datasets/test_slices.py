@@ -46,7 +46,7 @@ def test_slice_ending_inside_bom_owns_first_line():
     # When the two ranges are read on their own
     first = slice_lines(data, 0, 1, 16)
     second = slice_lines(data, 1, len(data), 16)
-    # Then the first range holds the line, because the line starts at byte 0
+    # Then the first range contains the line, because the line starts at byte 0
     assert first == [b""]
     assert second == []
 

@@ -11,8 +11,8 @@ from keiko.datasets.validator import ValidationOptions
 def finish_report(report: Report, options: ValidationOptions, writer: SplitWriter | None = None) -> Report:
     """Add the checks that need the whole dataset and decide whether it is valid.
 
-    With the `writer` that received the records, balance the split first and take the train and
-    evaluation counts and the content hash from it; without one, the report's counts are used.
+    With the `writer` that received the records, the split is balanced first, and the train and
+    evaluation counts and the content hash come from it. Without one, the report's counts are used.
     """
     if writer is not None:
         writer.balance()

@@ -29,8 +29,8 @@ class Shape:
     # Number of JSON keys in a decoded record (when it has no unknown keys); see make_duplicate_probe.
     count_keys: Callable[[Any], int] | None = None
     # True when a line is never shorter than the msgspec encoding of its record, and exactly as long
-    # only when it holds nothing else: no whitespace, unneeded escapes, unknown or repeated keys.
-    # Holds for formats of string, boolean and message fields without defaults, written unchanged.
+    # only when it contains nothing else: no whitespace, unneeded escapes, unknown or repeated keys.
+    # This is true for formats of string, boolean and message fields without defaults, written unchanged.
     canonical_length: bool = False
 
 

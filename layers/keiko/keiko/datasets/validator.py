@@ -116,7 +116,7 @@ def _failed_line(block: bytes, start: int, stop: int, error: Exception) -> tuple
 
     A syntax error gives a byte offset. At the first byte of a line it usually means the line
     before was cut short, so that line is returned. A type error gives the index of the failing
-    value, which is its line index unless an earlier line is blank or holds two values. A wrong
+    value, which is its line index unless an earlier line is blank or contains two values. A wrong
     guess costs time only, because every line is still validated exactly once.
     """
     message = str(error)
