@@ -341,3 +341,29 @@ def test_every_state_machine_file_is_deployed():
     deployed = {machine["Properties"]["DefinitionUri"] for machine in machines}
 
     assert deployed == {f"statemachines/{path.name}" for path in STATE_MACHINES}
+
+
+def test_distributed_maps_may_start_their_child_executions():
+    # given every state machine with a Distributed Map
+    for name, machine in resources_of_type(load_template(), "AWS::Serverless::StateMachine").items():
+        properties = machine["Properties"]
+        definition = load_definition(ROOT / properties["DefinitionUri"])
+        distributed = [
+            state_name
+            for state_name, state, _ in all_states(definition)
+            if state.get("ItemProcessor", {}).get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
+        ]
+        if not distributed:
+            continue
+
+        # then the machine is named, and its role may start executions of that name only
+        machine_name = properties["Name"]["Fn::Sub"]
+        resources = [
+            statement["Resource"]["Fn::Sub"]
+            for policy in properties["Policies"]
+            if isinstance(policy, dict) and "Statement" in policy
+            for statement in policy["Statement"]
+            if statement["Action"] == "states:StartExecution"
+        ]
+        own_arn = f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:stateMachine:{machine_name}"
+        assert resources == [own_arn], (name, distributed)

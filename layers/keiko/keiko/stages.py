@@ -49,7 +49,7 @@ def plan_validation(event: dict[str, Any]) -> dict[str, Any]:
     """PlanValidation: choose one pass or parallel byte ranges for the dataset."""
     run = parse(RunInput, event)
     plan = validation_plan.plan_validation(client("s3"), run, load_settings(ValidationSettings))
-    logger.info("validation planned", extra={"size": plan["size"], "slices": len(plan["slices"])})
+    logger.info("validation planned", extra={"size": plan["size"], "slices": plan["slice_count"]})
     return plan
 
 
@@ -89,10 +89,13 @@ def merge_dataset_slices(event: dict[str, Any]) -> dict[str, Any]:
     from keiko.datasets import merge_s3_slices
 
     run = parse(StageInput, event)
-    slices = (event.get("validation_plan") or {}).get("slices") or []
-    if not slices:
-        raise InvalidStageInput("MergeDatasetSlices needs the PlanValidation result under 'validation_plan'")
-    summary = merge_s3_slices(client("s3"), slice_count=len(slices), **_validation_options(run))
+    slice_count = (event.get("validation_plan") or {}).get("slice_count")
+    if not isinstance(slice_count, int) or slice_count < 1:
+        raise InvalidStageInput(
+            f"MergeDatasetSlices needs the PlanValidation result under 'validation_plan' with slice_count >= 1, "
+            f"got {event.get('validation_plan')!r}"
+        )
+    summary = merge_s3_slices(client("s3"), slice_count=slice_count, **_validation_options(run))
     return parse(DatasetResult, summary.model_dump(mode="json")).model_dump(mode="json")
 
 
