@@ -191,3 +191,80 @@ def test_sliced_split_moves_record_like_one_pass(s3):
     assert read(s3, "runs/sliced/data/eval.jsonl") == read(s3, "runs/whole/data/eval.jsonl")
     assert merged.content_hash == whole.content_hash
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/sliced/validation/slices/").get("KeyCount", 0) == 2
+
+
+def validate_whole_and_sliced(s3, body: bytes, **options) -> tuple:
+    """Validate `body` in one pass and in 1 MiB slices; return both summaries and both reports."""
+    s3.put_object(Bucket=BUCKET, Key="datasets/support/big.jsonl", Body=body)
+    common = {"bucket": BUCKET, "key": "datasets/support/big.jsonl", **options}
+    whole = validate_s3_dataset(s3, output_prefix="runs/whole/", **common)
+    slices = plan_slices(len(body), slice_bytes=1024 * 1024)
+    assert len(slices) >= 2
+    for item in slices:
+        validate_s3_slice(s3, output_prefix="runs/sliced/", **item, **common)
+    merged = merge_s3_slices(s3, slice_count=len(slices), output_prefix="runs/sliced/", **common)
+    reports = [json.loads(read(s3, f"runs/{name}/validation/report.json")) for name in ("whole", "sliced")]
+    return whole, merged, *reports
+
+
+def duplicate_lines(report: dict) -> list[int]:
+    return [example["line"] for example in report["warnings"] if example["kind"] == "duplicates_dropped"]
+
+
+def test_cross_slice_duplicates_dropped_like_one_pass(s3):
+    # Given 20,000 chats whose last 40 repeat chats of the first slice, and one repeat inside a slice
+    lines = chat_lines(20_000).splitlines(keepends=True)
+    lines[19_960:] = lines[100:140]
+    lines[11] = lines[10]
+    body = b"".join(lines)
+
+    # When it is validated in one pass and in slices
+    whole, merged, whole_report, merged_report = validate_whole_and_sliced(s3, body, method="sft")
+
+    # Then the slices drop the same 41 duplicates and write the same split
+    assert whole.valid and merged.valid
+    assert whole_report["stats"]["duplicates"] == merged_report["stats"]["duplicates"] == 41
+    assert merged.warnings_count == whole.warnings_count
+    assert duplicate_lines(merged_report) == duplicate_lines(whole_report) == [12, 19_961, 19_962, 19_963, 19_964]
+    assert (merged.train_records, merged.eval_records) == (whole.train_records, whole.eval_records)
+    assert merged.train_records + merged.eval_records == 20_000 - 41
+    assert read(s3, "runs/sliced/data/train.jsonl") == read(s3, "runs/whole/data/train.jsonl")
+    assert merged.content_hash == whole.content_hash
+
+
+def test_kto_labels_skip_cross_slice_duplicates(s3):
+    # Given KTO records whose last 30 repeat undesirable records of the first slice
+    records = [
+        {
+            "prompt": f"Question {index}: how do I export data?",
+            "completion": f"Answer {index}.",
+            "label": index % 3 != 0,
+        }
+        for index in range(24_000)
+    ]
+    lines = [json.dumps(record).encode() + b"\n" for record in records]
+    lines[23_970:] = [lines[index] for index in range(0, 90, 3)]
+
+    # When it is validated in one pass and in slices
+    whole, merged, whole_report, merged_report = validate_whole_and_sliced(s3, b"".join(lines), method="kto")
+
+    # Then the label counts leave out the 30 duplicates in both
+    assert merged_report["label_counts"] == whole_report["label_counts"]
+    # (8,000 undesirable, less the 10 the repeats replaced; the 30 repeats are dropped)
+    assert whole_report["label_counts"]["false"] == 8_000 - 10
+    assert merged.content_hash == whole.content_hash
+
+
+def test_invalid_slices_count_cross_slice_duplicates(s3):
+    # Given a dataset with one bad record and 10 records repeating records of the first slice
+    lines = chat_lines(20_000, bad_line=5).splitlines(keepends=True)
+    lines[19_990:] = lines[200:210]
+
+    # When it is validated in one pass and in slices
+    whole, merged, whole_report, merged_report = validate_whole_and_sliced(s3, b"".join(lines), method="sft")
+
+    # Then both count the duplicates, and the slices write no training data
+    assert not merged.valid
+    assert merged_report["stats"]["duplicates"] == whole_report["stats"]["duplicates"] == 10
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/sliced/data/").get("KeyCount", 0) == 0
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []

@@ -72,3 +72,24 @@ def test_merged_slices_match_whole_file():
     assert merged.errors[0].line == whole.errors[0].line == 250
     assert merged.train_records == whole.train_records
     assert merged.eval_records == whole.eval_records
+
+
+def test_merged_slices_warn_once_per_dataset():
+    # Given 300 records with a blank line after every 50th, validated whole and in three slices
+    rows = [json.dumps({"prompt": f"q{index}?", "completion": f"a{index}."}).encode() for index in range(300)]
+    data = b"".join(row + (b"\n\n" if index % 50 == 49 else b"\n") for index, row in enumerate(rows))
+    options = ValidationOptions(method="sft")
+    whole = finish_report(validate_stream(io.BytesIO(data), "d.jsonl", options, SplitWriter(0.1, 42)), options)
+    parts = []
+    bounds = [0, len(data) // 3, 2 * len(data) // 3, len(data)]
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        source = io.BytesIO(data)
+        source.seek(max(start - 1, 0))
+        parts.append(validate_stream(source, "d.jsonl", options, SplitWriter(0.1, 42), start, end, "jsonl"))
+    # When the slice reports are merged
+    merged = finish_report(merge_reports(parts), options)
+    # Then the token estimate and the six blank lines are each one warning, as in the whole-file report
+    assert merged.warnings_by_kind == whole.warnings_by_kind == {"blank_lines": 1, "tokens_estimated": 1}
+    summary = {(example.kind, example.message) for example in merged.warnings}
+    assert summary == {(example.kind, example.message) for example in whole.warnings}
+    assert ("blank_lines", "6 blank lines were skipped.") in summary

@@ -12,6 +12,7 @@ import hashlib
 import os
 import tempfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -72,7 +73,11 @@ class SplitWriter:
         train: Sink | None = None,
         evaluation: Sink | None = None,
         hold_bytes: int = HOLD_BYTES,
+        numbered: bool = False,
     ):
+        # Numbered: each record is written after its line number and a tab, for the slice parts
+        # that MergeDatasetSlices reads (see `slice_parts`). The split still depends on the record only.
+        self.numbered = numbered
         self.threshold = int(eval_fraction * 2**32)
         self.seed = split_seed(seed)
         self.train = train
@@ -86,36 +91,38 @@ class SplitWriter:
         self.held_bytes = 0
         self.held_train: list[bytes] = []
         self.held_eval: list[bytes] = []
-        # (CRC-32, record) of the train record that would move to evaluation, and the reverse
-        self.lowest_train: tuple[int, bytes] | None = None
-        self.highest_eval: tuple[int, bytes] | None = None
+        # (CRC-32, record, item written) of the train record that would move to evaluation, and the reverse
+        self.lowest_train: tuple[int, bytes, bytes] | None = None
+        self.highest_eval: tuple[int, bytes, bytes] | None = None
 
-    def write(self, records: list[bytes]) -> None:
-        """Write one batch of encoded records, each without its newline."""
+    def write(self, records: list[bytes], lines: Sequence[int] = ()) -> None:
+        """Write one batch of encoded records, each without its newline. A numbered writer needs
+        the line number of each record in `lines`."""
+        items = [b"%d\t%b" % pair for pair in zip(lines, records, strict=True)] if self.numbered else records
         if self.holding:
-            self._hold(records)
+            self._hold(records, items)
             return
         crc32, seed, threshold = zlib.crc32, self.seed, self.threshold
         train: list[bytes] = []
         evaluation: list[bytes] = []
-        for record in records:
-            (evaluation if crc32(record, seed) < threshold else train).append(record)
+        for record, item in zip(records, items, strict=True):
+            (evaluation if crc32(record, seed) < threshold else train).append(item)
         self.train_records += len(train)
         self.eval_records += len(evaluation)
         self._write(train, self.train, self.train_hash)
         self._write(evaluation, self.evaluation, self.eval_hash)
 
-    def _hold(self, records: list[bytes]) -> None:
+    def _hold(self, records: list[bytes], items: list[bytes]) -> None:
         crc32, seed, threshold = zlib.crc32, self.seed, self.threshold
-        for record in records:
+        for record, item in zip(records, items, strict=True):
             crc = crc32(record, seed)
             if crc < threshold:
-                self.held_eval.append(record)
-                self.highest_eval = max(self.highest_eval or (crc, record), (crc, record))
+                self.held_eval.append(item)
+                self.highest_eval = max(self.highest_eval or (crc, record, item), (crc, record, item))
             else:
-                self.held_train.append(record)
-                self.lowest_train = min(self.lowest_train or (crc, record), (crc, record))
-            self.held_bytes += len(record) + 1
+                self.held_train.append(item)
+                self.lowest_train = min(self.lowest_train or (crc, record, item), (crc, record, item))
+            self.held_bytes += len(item) + 1
         self.train_records = len(self.held_train)
         self.eval_records = len(self.held_eval)
         if (self.train_records and self.eval_records) or self.held_bytes > self.hold_bytes:
@@ -130,13 +137,13 @@ class SplitWriter:
         if not self.holding:
             return
         if not self.held_eval and len(self.held_train) >= 2:
-            record = self.lowest_train[1]
-            self.held_train.remove(record)
-            self.held_eval.append(record)
+            item = self.lowest_train[2]
+            self.held_train.remove(item)
+            self.held_eval.append(item)
         elif not self.held_train and len(self.held_eval) >= 2:
-            record = self.highest_eval[1]
-            self.held_eval.remove(record)
-            self.held_train.append(record)
+            item = self.highest_eval[2]
+            self.held_eval.remove(item)
+            self.held_train.append(item)
         self.train_records = len(self.held_train)
         self.eval_records = len(self.held_eval)
         self._release()

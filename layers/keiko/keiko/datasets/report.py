@@ -158,7 +158,7 @@ def merge_reports(reports: list[Report]) -> Report:
     """Merge the reports of consecutive byte ranges of one file into one unfinished report.
 
     Line numbers of later slices are shifted by the lines of the slices before them. Duplicates
-    are counted within each slice only.
+    are counted within each slice only (see `slice_parts.CrossSliceDuplicates` for the rest).
     """
     if not reports:
         raise ValueError("merge_reports needs at least one slice report.")
@@ -173,7 +173,25 @@ def merge_reports(reports: list[Report]) -> Report:
     merged.lines = line_offset
     merged.slice_start = None
     merged.slice_end = None
+    _warn_once_per_dataset(merged, builder)
     return builder.build()
+
+
+def blank_lines_message(count: int) -> str:
+    return f"{count} blank lines were skipped."
+
+
+def _warn_once_per_dataset(merged: Report, builder: ReportBuilder) -> None:
+    """Keep one warning of each kind that every slice gives about the whole dataset, as one pass does."""
+    for kind in (WarningKind.TOKENS_ESTIMATED, WarningKind.MAPPED_FORMAT, WarningKind.BLANK_LINES):
+        found = [index for index, example in enumerate(merged.warnings) if example.kind == kind]
+        if not found:
+            continue
+        if kind == WarningKind.BLANK_LINES:
+            merged.warnings[found[0]] = Example(kind=kind, message=blank_lines_message(merged.stats.blank_lines))
+        for index in reversed(found[1:]):
+            del merged.warnings[index]
+        builder.warning_counts[kind] = 1
 
 
 def _merge_one(merged: Report, builder: ReportBuilder, part: Report, line_offset: int) -> None:

@@ -17,7 +17,7 @@ from keiko.datasets.local import validate_stream
 from keiko.datasets.markdown import render_markdown
 from keiko.datasets.output import HOLD_BYTES, SplitWriter
 from keiko.datasets.report import Report, merge_reports
-from keiko.datasets.stream import CHUNK_BYTES
+from keiko.datasets.slice_parts import EVAL, TRAIN, CrossSliceDuplicates, part_keys, part_lines
 from keiko.datasets.validator import ValidationOptions
 
 # S3 multipart parts must be at least 5 MiB except the last.
@@ -184,11 +184,6 @@ def plan_slices(size: int, slice_bytes: int = DEFAULT_SLICE_BYTES) -> list[dict[
     ]
 
 
-def _slice_keys(output_prefix: str, index: int) -> tuple[str, str, str]:
-    base = f"{output_prefix}validation/slices/{index:05d}"
-    return f"{base}.json", f"{base}-train.jsonl", f"{base}-eval.jsonl"
-
-
 def validate_s3_slice(
     s3_client,
     *,
@@ -211,8 +206,14 @@ def validate_s3_slice(
     `<output_prefix>validation/slices/`, and returns a small dict for the Map state's result.
     """
     settings = _options(method, max_length, eval_fraction, seed, options)
-    report_key, train_key, eval_key = _slice_keys(output_prefix, index)
-    writer = SplitWriter(eval_fraction, seed, S3Sink(s3_client, bucket, train_key), S3Sink(s3_client, bucket, eval_key))
+    report_key, train_key, eval_key = part_keys(output_prefix, index)
+    writer = SplitWriter(
+        eval_fraction,
+        seed,
+        S3Sink(s3_client, bucket, train_key),
+        S3Sink(s3_client, bucket, eval_key),
+        numbered=True,
+    )
     body = _get_object(s3_client, bucket, key, version_id, first_byte=max(start - 1, 0))
     try:
         report = validate_stream(body, key, settings, writer, start=start, end=end, file_format="jsonl")
@@ -242,39 +243,49 @@ def merge_s3_slices(
     settings = _options(method, max_length, eval_fraction, seed, options)
     reports = []
     for index in range(slice_count):
-        report_key, _, _ = _slice_keys(output_prefix, index)
+        report_key, _, _ = part_keys(output_prefix, index)
         body = s3_client.get_object(Bucket=bucket, Key=report_key)["Body"].read()
         reports.append(Report.model_validate_json(body))
     report = merge_reports(reports)
-    writer = None
+    duplicates = CrossSliceDuplicates(reports)
+    writer = joined = None
     if report.valid_records and not (report.train_records and report.eval_records):
-        writer = _split_again(s3_client, bucket, output_prefix, slice_count, settings)
+        writer = _split_again(s3_client, bucket, output_prefix, slice_count, settings, duplicates)
+    if writer is None:
+        # Written only while the dataset may still be valid; read in any case to count duplicates.
+        write = report.valid_records > 0 and not report.errors_by_kind
+        joined = _JoinedSplit(s3_client, bucket, output_prefix, write)
+        joined.join(slice_count, duplicates)
+        report.train_records -= duplicates.dropped[TRAIN]
+        report.eval_records -= duplicates.dropped[EVAL]
+    duplicates.add_to(report)
     report = finish_report(report, settings, writer)
     report.source = f"s3://{bucket}/{key}" + (f"?versionId={version_id}" if version_id else "")
-    if writer is not None:
-        if report.valid:
-            writer.commit()
-        else:
-            writer.abort()
-            report.content_hash = None
-    elif report.valid:
-        train_digest = _join_parts(s3_client, bucket, output_prefix, slice_count, 1, "train.jsonl")
-        eval_digest = _join_parts(s3_client, bucket, output_prefix, slice_count, 2, "eval.jsonl")
-        report.content_hash = "sha256:" + hashlib.sha256(train_digest + eval_digest).hexdigest()
+    finished = writer if writer is not None else joined
+    if report.valid:
+        finished.commit()
+        report.content_hash = report.content_hash if writer is not None else joined.content_hash()
     else:
+        finished.abort()
         report.content_hash = None
     _delete_parts(s3_client, bucket, output_prefix, slice_count)
     return _write_report(s3_client, bucket, output_prefix, report)
 
 
 def _split_again(
-    s3_client, bucket: str, output_prefix: str, slice_count: int, settings: ValidationOptions
+    s3_client,
+    bucket: str,
+    output_prefix: str,
+    slice_count: int,
+    settings: ValidationOptions,
+    duplicates: CrossSliceDuplicates,
 ) -> SplitWriter | None:
-    """Return a writer that has received the slices' records again, in file order, so that
+    """Return a writer that has received the slices' records again, in slice order, so that
     `finish_report` can balance a split with an empty side as a single pass does. Returns None when
     the records exceed what a single pass holds back (`HOLD_BYTES`), because it would not balance."""
-    part_keys = [part for index in range(slice_count) for part in _slice_keys(output_prefix, index)[1:]]
-    sizes = [s3_client.head_object(Bucket=bucket, Key=part)["ContentLength"] for part in part_keys]
+    parts = [(index, split) for split in (TRAIN, EVAL) for index in range(slice_count)]
+    keys = {part: part_keys(output_prefix, part[0])[part[1]] for part in parts}
+    sizes = [s3_client.head_object(Bucket=bucket, Key=key)["ContentLength"] for key in keys.values()]
     if sum(sizes) > HOLD_BYTES:
         return None
     train_key, eval_key = f"{output_prefix}data/train.jsonl", f"{output_prefix}data/eval.jsonl"
@@ -284,27 +295,53 @@ def _split_again(
         S3Sink(s3_client, bucket, train_key),
         S3Sink(s3_client, bucket, eval_key),
     )
-    for part in part_keys:
-        data = s3_client.get_object(Bucket=bucket, Key=part)["Body"].read()
-        writer.write(data.split(b"\n")[:-1])
+    for (index, split), key in keys.items():
+        for lines in part_lines(s3_client, bucket, key):
+            writer.write(duplicates.keep(index, split, lines))
     return writer
 
 
-def _join_parts(s3_client, bucket: str, output_prefix: str, slice_count: int, which: int, name: str) -> bytes:
-    """Stream the slices' part objects into one object and return the SHA-256 digest of its bytes."""
-    sink = S3Sink(s3_client, bucket, f"{output_prefix}data/{name}")
-    digest = hashlib.sha256()
-    for index in range(slice_count):
-        part_key = _slice_keys(output_prefix, index)[which]
-        body = s3_client.get_object(Bucket=bucket, Key=part_key)["Body"]
-        while chunk := body.read(CHUNK_BYTES):
-            digest.update(chunk)
-            sink.write(chunk)
-    sink.commit()
-    return digest.digest()
+class _JoinedSplit:
+    """train.jsonl and eval.jsonl joined from the slices' parts, less the duplicates across slices;
+    nothing is visible until `commit`."""
+
+    def __init__(self, s3_client, bucket: str, output_prefix: str, write: bool) -> None:
+        self.s3, self.bucket, self.output_prefix = s3_client, bucket, output_prefix
+        self.sinks = {
+            split: S3Sink(s3_client, bucket, f"{output_prefix}data/{name}") if write else None
+            for split, name in ((TRAIN, "train.jsonl"), (EVAL, "eval.jsonl"))
+        }
+        self.digests = {TRAIN: hashlib.sha256(), EVAL: hashlib.sha256()}
+
+    def join(self, slice_count: int, duplicates: CrossSliceDuplicates) -> None:
+        for split in (TRAIN, EVAL):
+            sink, digest = self.sinks[split], self.digests[split]
+            for index in range(slice_count):
+                key = part_keys(self.output_prefix, index)[split]
+                for lines in part_lines(self.s3, self.bucket, key):
+                    records = duplicates.keep(index, split, lines)
+                    if records and sink is not None:
+                        records.append(b"")
+                        data = b"\n".join(records)
+                        digest.update(data)
+                        sink.write(data)
+
+    def content_hash(self) -> str:
+        """SHA-256 over the SHA-256 digests of train.jsonl and eval.jsonl, as a single pass computes it."""
+        return "sha256:" + hashlib.sha256(self.digests[TRAIN].digest() + self.digests[EVAL].digest()).hexdigest()
+
+    def commit(self) -> None:
+        for sink in self.sinks.values():
+            if sink is not None:
+                sink.commit()
+
+    def abort(self) -> None:
+        for sink in self.sinks.values():
+            if sink is not None:
+                sink.abort()
 
 
 def _delete_parts(s3_client, bucket: str, output_prefix: str, slice_count: int) -> None:
     for index in range(slice_count):
-        _, train_key, eval_key = _slice_keys(output_prefix, index)
+        _, train_key, eval_key = part_keys(output_prefix, index)
         s3_client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": train_key}, {"Key": eval_key}]})

@@ -29,7 +29,7 @@ from keiko.datasets.failures import (
     make_duplicate_probe,
 )
 from keiko.datasets.output import SplitWriter
-from keiko.datasets.report import ErrorKind, Report, ReportBuilder, WarningKind
+from keiko.datasets.report import ErrorKind, Report, ReportBuilder, WarningKind, blank_lines_message
 from keiko.datasets.shapes import SHAPES_BY_METHOD, TEXT, Shape, describe_shapes, detect_shape
 from keiko.datasets.stream import MAX_RECORD_BYTES, NEWLINE, Block, LineProblem, Oversized
 from keiko.datasets.tokens import SAMPLE_RECORDS, LengthHistogram, calibrate_ratio, estimate_ratio, strings_in
@@ -41,6 +41,9 @@ DETECTION_LINES = 1000
 # call at clean ones.
 PIECE_BYTES = 64 * 1024
 PROMPT_METHODS = ("grpo", "rloo")
+DUPLICATE_MESSAGE = (
+    "the record repeats an earlier record exactly (after normalisation); it is left out of the training data."
+)
 # msgspec 0.23 ends a JSON syntax error with "(byte N)" and a type error with " - at `$[N]...`",
 # N counting from the start of the decoded buffer or from its first value.
 _SYNTAX_ERROR_OFFSET = re.compile(r"\(byte (\d+)\)$")
@@ -211,7 +214,7 @@ class RecordValidator:
         stats.duplicates = self.duplicates
         stats.length_histogram = {str(bucket): count for bucket, count in sorted(self.lengths.counts.items())}
         if self.blank:
-            self.builder.warning(WarningKind.BLANK_LINES, None, None, f"{self.blank} blank lines were skipped.")
+            self.builder.warning(WarningKind.BLANK_LINES, None, None, blank_lines_message(self.blank))
         return self.builder.build()
 
     def _detect(self, batch: list[bytes | Oversized]) -> Shape | None:
@@ -464,11 +467,12 @@ class RecordValidator:
             dropped = set(repeated)
             encoded = [value for position, value in enumerate(encoded) if position not in dropped]
             records = [value for position, value in enumerate(records) if position not in dropped]
+            lines = [value for position, value in enumerate(lines) if position not in dropped]
         if self.shape.keys[-1] == "label":
             for label, count in Counter(record.label for record in records).items():
                 self.labels[label] += count
         if self.writer is not None:
-            self.writer.write(encoded)
+            self.writer.write(encoded, lines)
 
     def _reject(self, line, line_number: int, exc: Exception, records: int, invalid: int) -> tuple[int, int]:
         if line is None:  # a continuation line of a multi-line CSV record
@@ -567,9 +571,4 @@ class RecordValidator:
 
     def _duplicate(self, line_number: int) -> None:
         self.duplicates += 1
-        self.builder.warning(
-            WarningKind.DUPLICATES_DROPPED,
-            line_number,
-            None,
-            "the record repeats an earlier record exactly (after normalisation); it is left out of the training data.",
-        )
+        self.builder.warning(WarningKind.DUPLICATES_DROPPED, line_number, None, DUPLICATE_MESSAGE)
