@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from corpus import generate
+from keiko.datasets import accelerator
 
 RUNNERS = ("raw", "reference", "keiko")
 TARGETS = {"reference": 0.9, "raw": 0.12, "bad_vs_clean": 0.85, "rss_mb": 64, "rss_growth_mb": 2.0}
@@ -66,6 +67,8 @@ def main() -> int:
     sizes, rounds = ([20], 1) if args.quick else (args.sizes, args.rounds)
 
     rows = []
+    state = "on" if accelerator.available() else "off (not built, or KEIKO_ACCELERATOR=0)"
+    print(f"keiko's C accelerator: {state}")
     print(f"{'corpus':<28} {'raw s':>7} {'ref s':>7} {'keiko s':>8} {'MB/s':>6} {'rss MB':>7}  counts")
     for megabytes in sizes:
         for kind, method in CORPORA:

@@ -166,7 +166,7 @@ def test_duplicates_only_dataset_is_invalid(s3):
     assert summary.train_uri is None
     report = json.loads(read(s3, f"{PREFIX}validation/report.json"))
     message = report["errors"][0]["message"]
-    assert "train 1, evaluation 0" in message
+    assert "train 0, evaluation 1" in message
     assert "after dropping 5 duplicates" in message
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{PREFIX}data/").get("KeyCount", 0) == 0
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []

@@ -11,6 +11,8 @@ from array import array
 
 import xxhash
 
+from keiko.datasets import accelerator
+
 # Two records are duplicates when the xxh3-64 digests of their normalised JSON are equal.
 # NOTE: two different records share a digest with probability about n**2 / 2**65 for n records
 # (about 3e-8 for a million records). The later one is then dropped as a duplicate.
@@ -25,12 +27,17 @@ class DigestSet:
     def __init__(self) -> None:
         self.table = array("Q", [0]) * INITIAL_SLOTS
         self.count = 0
+        self.add_in_c = accelerator.add_digests()
 
     def add_all(self, digests: list[int]) -> list[int]:
         """Add the digests in order; return the positions of those already present, earlier in the
         set or earlier in `digests`."""
         if (self.count + len(digests)) * 3 > len(self.table) * 2:
             self._grow(self.count + len(digests))
+        if self.add_in_c is not None:
+            repeated = self.add_in_c(self.table, digests)
+            self.count += len(digests) - len(repeated)
+            return repeated
         table = self.table
         mask = len(table) - 1
         repeated: list[int] = []
@@ -54,6 +61,9 @@ class DigestSet:
         while needed * 3 > slots * 2:
             slots *= 2
         old, self.table = self.table, array("Q", [0]) * slots
+        if self.add_in_c is not None:
+            self.add_in_c(self.table, [value for value in old if value])
+            return
         mask = slots - 1
         table = self.table
         for value in old:

@@ -1,8 +1,9 @@
 """The normalised training data: a deterministic train/evaluation split and a content hash.
 
-A record goes to evaluation when the seeded CRC-32 of its normalised JSON falls below
-`eval_fraction` of the 32-bit range. So the same record lands in the same split on every run and in
-every slice, whatever the order of the file. Files are written only when the dataset is valid:
+A record goes to evaluation when its split key, the xxh3 digest of its normalised JSON (the one
+duplicates are found by) mixed with the seed, falls below `eval_fraction` of the 32-bit range. So
+the same record lands in the same split on every run and in every slice, whatever the order of the
+file. Files are written only when the dataset is valid:
 sinks write to a temporary place and `commit` publishes, `abort` discards.
 """
 
@@ -11,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
+
+from keiko.datasets import accelerator
+from keiko.datasets.digests import digest
 
 
 class Sink(Protocol):
@@ -48,7 +51,27 @@ class FileSink:
 
 
 def split_seed(seed: int) -> int:
-    return zlib.crc32(f"keiko-split-{seed}".encode())
+    return digest(f"keiko-split-{seed}".encode())
+
+
+# An odd 64-bit constant (2**64 divided by the golden ratio): multiplying by it mixes every bit of
+# the digest into the top 32 bits that make the split key.
+_MIX = 0x9E3779B97F4A7C15
+_MASK = (1 << 64) - 1
+
+
+def split_keys(digests: Sequence[int], seed: int) -> list[int]:
+    """Return the 32-bit split key of each record digest under the mixed seed from `split_seed`."""
+    return [(((value ^ seed) * _MIX) & _MASK) >> 32 for value in digests]
+
+
+def partition(items: list, digests: list[int], seed: int, threshold: int) -> tuple[list, list]:
+    """Return (train, evaluation): the items whose split keys are at or above the threshold, and below it."""
+    train: list = []
+    evaluation: list = []
+    for key, item in zip(split_keys(digests, seed), items, strict=True):
+        (evaluation if key < threshold else train).append(item)
+    return train, evaluation
 
 
 # Records held back in memory while one side of the split is still empty, so that `balance` can
@@ -59,8 +82,8 @@ HOLD_BYTES = 16 * 1024 * 1024
 class SplitWriter:
     """Splits normalised records into train and evaluation and hashes what it writes.
 
-    A record goes to evaluation when its seeded CRC-32 is below the threshold. While either side is
-    still empty, records are held in memory, with the train record of the lowest CRC and the
+    A record goes to evaluation when its split key is below the threshold. While either side is
+    still empty, records are held in memory, with the train record of the lowest key and the
     evaluation record of the highest. `balance`, called once every record is written, moves that
     record across when the other side is empty, so a dataset of two or more distinct records gets
     both splits. The choice depends only on the records and the seed, not on their order.
@@ -78,6 +101,7 @@ class SplitWriter:
         # Numbered: each record is written after its line number and a tab, for the slice parts
         # that MergeDatasetSlices reads (see `slice_parts`). The split still depends on the record only.
         self.numbered = numbered
+        self.partition = accelerator.partition() or partition
         self.threshold = int(eval_fraction * 2**32)
         self.seed = split_seed(seed)
         self.train = train
@@ -91,37 +115,34 @@ class SplitWriter:
         self.held_bytes = 0
         self.held_train: list[bytes] = []
         self.held_eval: list[bytes] = []
-        # (CRC-32, record, item written) of the train record that would move to evaluation, and the reverse
+        # (split key, record, item written) of the train record that would move to evaluation, and the reverse
         self.lowest_train: tuple[int, bytes, bytes] | None = None
         self.highest_eval: tuple[int, bytes, bytes] | None = None
 
-    def write(self, records: list[bytes], lines: Sequence[int] = ()) -> None:
-        """Write one batch of encoded records, each without its newline. A numbered writer needs
-        the line number of each record in `lines`."""
+    def write(self, records: list[bytes], digests: Sequence[int] | None = None, lines: Sequence[int] = ()) -> None:
+        """Write one batch of encoded records, each without its newline. `digests` are their digests
+        (`keiko.datasets.digests.digest`), computed here when not given. A numbered writer needs the
+        line number of each record in `lines`."""
+        digests = list(map(digest, records)) if digests is None else list(digests)
         items = [b"%d\t%b" % pair for pair in zip(lines, records, strict=True)] if self.numbered else records
         if self.holding:
-            self._hold(records, items)
+            self._hold(records, items, split_keys(digests, self.seed))
             return
-        crc32, seed, threshold = zlib.crc32, self.seed, self.threshold
-        train: list[bytes] = []
-        evaluation: list[bytes] = []
-        for record, item in zip(records, items, strict=True):
-            (evaluation if crc32(record, seed) < threshold else train).append(item)
+        train, evaluation = self.partition(items, digests, self.seed, self.threshold)
         self.train_records += len(train)
         self.eval_records += len(evaluation)
         self._write(train, self.train, self.train_hash)
         self._write(evaluation, self.evaluation, self.eval_hash)
 
-    def _hold(self, records: list[bytes], items: list[bytes]) -> None:
-        crc32, seed, threshold = zlib.crc32, self.seed, self.threshold
-        for record, item in zip(records, items, strict=True):
-            crc = crc32(record, seed)
-            if crc < threshold:
+    def _hold(self, records: list[bytes], items: list[bytes], keys: list[int]) -> None:
+        threshold = self.threshold
+        for record, item, key in zip(records, items, keys, strict=True):
+            if key < threshold:
                 self.held_eval.append(item)
-                self.highest_eval = max(self.highest_eval or (crc, record, item), (crc, record, item))
+                self.highest_eval = max(self.highest_eval or (key, record, item), (key, record, item))
             else:
                 self.held_train.append(item)
-                self.lowest_train = min(self.lowest_train or (crc, record, item), (crc, record, item))
+                self.lowest_train = min(self.lowest_train or (key, record, item), (key, record, item))
             self.held_bytes += len(item) + 1
         self.train_records = len(self.held_train)
         self.eval_records = len(self.held_eval)

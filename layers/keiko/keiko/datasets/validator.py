@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 import orjson
 
+from keiko.datasets import accelerator
 from keiko.datasets.bedrock import BEDROCK_SHAPES_BY_METHOD
 from keiko.datasets.columns import json_type_name, prompt_shapes_with_columns
 from keiko.datasets.digests import DigestSet, digest
@@ -40,6 +41,9 @@ DETECTION_LINES = 1000
 # parts (see `_validate_lines_of_piece`), so smaller pieces cost less at bad records and more per
 # call at clean ones.
 PIECE_BYTES = 64 * 1024
+# Lines in a row that the C accelerator does not accept before a stream stops trying it: a file
+# written with spaces between tokens has no canonical line, and pieces decode faster than lines.
+MAX_SCAN_MISSES = 16
 PROMPT_METHODS = ("grpo", "rloo")
 DUPLICATE_MESSAGE = (
     "the record repeats an earlier record exactly (after normalisation); it is left out of the training data."
@@ -237,6 +241,8 @@ class RecordValidator:
             return
         self.decoder = msgspec.json.Decoder(shape.type)
         self.encoder = msgspec.json.Encoder()
+        self.scan = accelerator.scanner(shape.name) if shape.canonical_length else None
+        self.scan_misses = 0
         self.probe = make_duplicate_probe(shape)
         self.ratio = self._token_ratio(batch)
         self.lengths = LengthHistogram(self.ratio)
@@ -349,14 +355,66 @@ class RecordValidator:
         return find_duplicate_key(line)
 
     def _validate_block(self, block: Block) -> None:
-        """Validate a block of whole JSONL lines piece by piece, each piece ending at a newline."""
+        """Validate a block of whole JSONL lines: canonical lines with the C accelerator when it is
+        there, and the rest piece by piece, each piece ending at a newline."""
         data, start, end = block
+        if self.scan is not None:
+            start = self._validate_canonical(data, start, end)
         while start < end:
             stop = data.rfind(b"\n", start, min(start + PIECE_BYTES, end)) + 1
             if stop <= start:  # a line longer than a piece, or the last line of a stream without a newline
                 stop = data.find(b"\n", start, end) + 1 or end
             self._validate_lines_of_piece(data, start, stop)
             start = stop
+
+    def _validate_canonical(self, block: bytes, start: int, end: int) -> int:
+        """Validate the lines of block[start:end] that the accelerator accepts, and each line it does
+        not accept on its own on the msgspec path. Return where the piece path is to go on: `end`,
+        unless MAX_SCAN_MISSES lines in a row were not accepted."""
+        while start < end:
+            reached, ends, prompt_characters, characters = self.scan(block, start, end)
+            if ends:
+                self.scan_misses = 0
+                self._accept_canonical(block, start, ends, prompt_characters, characters)
+            if reached >= end:
+                return end
+            self.scan_misses += 1
+            if self.scan_misses >= MAX_SCAN_MISSES:
+                self.scan = None
+                return reached
+            line_end = block.find(b"\n", reached, end) + 1 or end
+            self._validate(Block(block, reached, line_end).lines())
+            start = line_end
+        return end
+
+    def _accept_canonical(
+        self, block: bytes, start: int, ends: list[int], prompt_characters: list[int], characters: list[int]
+    ) -> None:
+        """Check the lengths of accepted canonical lines, which end at `ends`, and keep the rest."""
+        first = self.line + 1
+        count = len(ends)
+        starts = [start, *ends[:-1]]
+        encoded = [block[line_start : line_end - 1] for line_start, line_end in zip(starts, ends, strict=True)]
+        lines: range | list[int] = range(first, first + count)
+        max_characters = self.max_characters
+        kept_indexes = None
+        if max(prompt_characters) >= max_characters or max(characters) > max_characters:
+            kept_indexes = []
+            for index, (prompt, total) in enumerate(zip(prompt_characters, characters, strict=True)):
+                if prompt >= max_characters:
+                    self._prompt_too_long(first + index, prompt)
+                    continue
+                if total > max_characters:
+                    self._exceeds_max_length(first + index, total)
+                kept_indexes.append(index)
+        self.line += count
+        self.records += count
+        if kept_indexes is not None and len(kept_indexes) < count:
+            self.invalid += count - len(kept_indexes)
+            encoded = [encoded[index] for index in kept_indexes]
+            lines = [first + index for index in kept_indexes]
+            characters = [characters[index] for index in kept_indexes]
+        self._accept(encoded, lines, None, characters)
 
     def _validate_lines_of_piece(self, block: bytes, start: int, stop: int) -> None:
         """Validate the lines in block[start:stop], decoding them in one call where possible.
@@ -457,22 +515,26 @@ class RecordValidator:
             lengths,
         )
 
-    def _accept(self, encoded: list[bytes], lines, records: list, lengths: list[int]) -> None:
-        """Count valid records, drop duplicates and write the rest; the lists are parallel."""
+    def _accept(self, encoded: list[bytes], lines, records: list | None, lengths: list[int]) -> None:
+        """Count valid records, drop duplicates and write the rest; the lists are parallel. `records`
+        (the decoded records) is needed only for formats with a label."""
         self.lengths.add(lengths)
-        repeated = self.seen.add_all(list(map(digest, encoded)))
+        digests = list(map(digest, encoded))
+        repeated = self.seen.add_all(digests)
         if repeated:
             for position in repeated:
                 self._duplicate(lines[position])
             dropped = set(repeated)
             encoded = [value for position, value in enumerate(encoded) if position not in dropped]
-            records = [value for position, value in enumerate(records) if position not in dropped]
+            if records is not None:
+                records = [value for position, value in enumerate(records) if position not in dropped]
             lines = [value for position, value in enumerate(lines) if position not in dropped]
+            digests = [value for position, value in enumerate(digests) if position not in dropped]
         if self.shape.keys[-1] == "label":
             for label, count in Counter(record.label for record in records).items():
                 self.labels[label] += count
         if self.writer is not None:
-            self.writer.write(encoded, lines)
+            self.writer.write(encoded, digests, lines)
 
     def _reject(self, line, line_number: int, exc: Exception, records: int, invalid: int) -> tuple[int, int]:
         if line is None:  # a continuation line of a multi-line CSV record
