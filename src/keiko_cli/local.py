@@ -46,6 +46,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--timeout", type=float, default=3600, help="Seconds to wait for the run to end (default: 3600).")
     run.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=(
+            "Override a template.yaml parameter, as sam deploy --parameter-overrides does; repeat for "
+            "more, e.g. --parameter ValidationSliceThresholdBytes=1048576 to validate in byte ranges."
+        ),
+    )
+    run.add_argument(
         "--log-level",
         default="WARNING",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -68,17 +78,24 @@ def run_local(args: argparse.Namespace) -> int:
 
     from keiko_local.account import LocalAccount
     from keiko_local.project import upload_training_code
+    from keiko_local.template import TemplateError, load_template, parameter_values
 
     try:
         recipe = parse_recipe(recipe_path.read_bytes(), source=str(recipe_path))
     except RecipeError as exc:
         print(f"keiko local run: {exc}", file=sys.stderr)
         return 2
+    parameters = {"LogLevel": args.log_level, **dict(item.split("=", 1) for item in args.parameter)}
+    try:
+        parameter_values(load_template(Path.cwd() / "template.yaml"), parameters)
+    except TemplateError as exc:
+        print(f"keiko local run: {exc}", file=sys.stderr)
+        return 2
     workdir = args.workdir.resolve()
     _prepare_offline_models(recipe.model.base, workdir)
 
     quiet_emulator_output(args.log_level)
-    with LocalAccount(project_root=Path.cwd(), workdir=workdir, parameters={"LogLevel": args.log_level}) as account:
+    with LocalAccount(project_root=Path.cwd(), workdir=workdir, parameters=parameters) as account:
         bucket = account.resource("DataBucket").physical_id
         upload_training_code(account)
         prefix = f"datasets/{args.project}/"
@@ -139,6 +156,10 @@ def _check_arguments(args: argparse.Namespace) -> str | None:
         return f"recipe {recipe_path} not found. Pass --recipe FILE or put keiko.yaml beside the dataset."
     if not PROJECT_NAME.match(args.project):
         return f"invalid --project {args.project!r}: use 1-31 lower-case letters, digits and hyphens."
+    for item in args.parameter:
+        name, separator, _ = item.partition("=")
+        if not separator or not name:
+            return f"invalid --parameter {item!r}: use NAME=VALUE, e.g. --parameter ValidationSliceBytes=2097152."
     return None
 
 

@@ -11,6 +11,7 @@ import copy
 import hashlib
 import io
 import json
+import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -143,4 +144,28 @@ def parameter_values(template: Mapping[str, Any], overrides: Mapping[str, str]) 
     missing = sorted(set(declared) - set(values))
     if missing:
         raise TemplateError(f"Template parameter(s) {', '.join(missing)} have no default; pass a value for each")
+    for name, value in values.items():
+        problem = _constraint_problem(declared[name], value)
+        if problem:
+            raise TemplateError(f"Template parameter {name}={value!r} {problem}, as CloudFormation would reject it")
     return values
+
+
+def _constraint_problem(spec: Mapping[str, Any], value: str) -> str | None:
+    """Return how `value` breaks the parameter's constraints, as CloudFormation checks them, or None."""
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [_parameter_text(item) for item in allowed]:
+        return f"is not one of {', '.join(map(_parameter_text, allowed))}"
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and re.fullmatch(pattern, value) is None:
+        return f"does not match {pattern}"
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return "is not a number"
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            return f"is below MinValue {spec['MinValue']}"
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            return f"is above MaxValue {spec['MaxValue']}"
+    return None

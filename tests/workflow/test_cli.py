@@ -210,3 +210,66 @@ def test_invoke_put_without_file_exits_2(tmp_path, capsys):
 
     assert status == 2
     assert "expected KEY=FILE" in capsys.readouterr().err
+
+
+def test_local_run_unknown_parameter_exits_2(tmp_path, capsys):
+    recipe = ROOT / "samples/demo/keiko.yaml"
+
+    status = main(["local", "run", str(DEMO_DATASET), "--recipe", str(recipe), "--parameter", "SliceSize=1"])
+
+    error = capsys.readouterr().err
+    assert status == 2
+    assert "Unknown template parameter(s) SliceSize" in error
+    assert "ValidationSliceBytes" in error
+
+
+def test_local_run_parameter_below_min_value_exits_2(tmp_path, capsys):
+    recipe = ROOT / "samples/demo/keiko.yaml"
+
+    status = main(["local", "run", str(DEMO_DATASET), "--recipe", str(recipe), "--parameter", "ValidationSliceBytes=1"])
+
+    assert status == 2
+    assert "ValidationSliceBytes='1' is below MinValue 2097152" in capsys.readouterr().err
+
+
+def test_local_run_malformed_parameter_exits_2(tmp_path, capsys):
+    recipe = ROOT / "samples/demo/keiko.yaml"
+
+    status = main(["local", "run", str(DEMO_DATASET), "--recipe", str(recipe), "--parameter", "ValidationSliceBytes"])
+
+    assert status == 2
+    assert "use NAME=VALUE" in capsys.readouterr().err
+
+
+def test_local_run_parameter_slices_validation(tmp_path, capsys):
+    # Given a 6.3 MB dataset with one bad record, and slicing lowered to 1 MiB files and 2 MiB ranges
+    lines = DEMO_DATASET.read_bytes().splitlines(keepends=True)
+    body = b"".join(lines * 600)
+    dataset = tmp_path / "big.jsonl"
+    dataset.write_bytes(body + b'{"messages": [{"role": "user", "content": "Hi"}]}\n')
+    recipe = tmp_path / "keiko.yaml"
+    recipe.write_text("method: sft\nmodel:\n  base: x/y\n  parameters_billion: 0.1\n")
+
+    # When keiko local run uploads it with the parameters
+    status = main(
+        [
+            "local",
+            "run",
+            str(dataset),
+            "--recipe",
+            str(recipe),
+            "--workdir",
+            str(tmp_path / "local"),
+            "--parameter",
+            "ValidationSliceThresholdBytes=1048576",
+            "--parameter",
+            "ValidationSliceBytes=2097152",
+        ]
+    )
+
+    # Then the dataset was validated in byte ranges, and the run stopped at the bad record
+    output = capsys.readouterr().out
+    assert status == 1
+    assert "✔ ValidateDatasetSlices" in output
+    assert "✔ MergeDatasetSlices" in output
+    assert "DatasetInvalid" in output
