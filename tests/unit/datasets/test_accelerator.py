@@ -239,3 +239,35 @@ def test_partition_matches_python(digests, seed, threshold):
 
     # when the accelerator and the Python code partition them, then the splits are the same
     assert accelerator.partition()(items, digests, seed, threshold) == partition(items, digests, seed, threshold)
+
+
+@needs_accelerator
+@settings(max_examples=500, deadline=None)
+@given(
+    data=st.binary(max_size=300)
+    | st.lists(
+        st.sampled_from([b'{"messages":[', b'{"role":"user","content":"x"}', b"\n", b'"', b"\\", b"\xe3\x80", b"]}"]),
+        max_size=30,
+    ).map(b"".join),
+    format_name=st.sampled_from(list(SHAPES)),
+    bounds=st.tuples(st.integers(min_value=0, max_value=300), st.integers(min_value=0, max_value=300)),
+)
+def test_scan_stays_within_its_range(data, format_name, bounds):
+    # given arbitrary bytes and a range inside them
+    start, stop = sorted(min(bound, len(data)) for bound in bounds)
+
+    # when the accelerator scans the range
+    reached, ends, prompt_characters, characters = accelerator.scanner(format_name)(data, start, stop)
+
+    # then every accepted line ends in a newline inside the range, and it stops where the last one ends
+    assert start <= reached <= stop
+    assert all(data[end - 1 : end] == b"\n" for end in ends)
+    assert ends == sorted(ends)
+    assert reached == (ends[-1] if ends else start)
+    assert len(prompt_characters) == len(characters) == len(ends)
+
+
+@needs_accelerator
+def test_scan_rejects_range_outside_data():
+    with pytest.raises(ValueError, match=r"range \[0, 5\) of 2 bytes"):
+        accelerator.scanner("messages")(b"{}", 0, 5)
