@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    problem = output_dir_problem(args.output_dir)
+    if problem:
+        print(f"keiko validate: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     tokenizer = None
     if args.tokenizer is not None:
         tokenizer, problem = load_tokenizer(args.tokenizer)
@@ -80,6 +84,21 @@ def run(args: argparse.Namespace) -> int:
     )
     print_output(report.model_dump_json(indent=2) if args.json else format_summary(report))
     return EXIT_VALID if report.valid else EXIT_INVALID
+
+
+def output_dir_problem(folder: Path | None) -> str | None:
+    """Return why --output-dir cannot take the split files, or None. Nothing is created here, so an
+    invalid dataset leaves no folder behind."""
+    if folder is None:
+        return None
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"--output-dir {folder}: {existing} is not a folder; give a folder path for train.jsonl and eval.jsonl."
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"--output-dir {folder}: {existing} is not writable; give a folder you can write to."
+    return None
 
 
 def load_tokenizer(folder: Path):

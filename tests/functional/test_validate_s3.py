@@ -230,6 +230,7 @@ def test_cross_slice_duplicates_dropped_like_one_pass(s3):
     assert merged.train_records + merged.eval_records == 20_000 - 41
     assert read(s3, "runs/sliced/data/train.jsonl") == read(s3, "runs/whole/data/train.jsonl")
     assert merged.content_hash == whole.content_hash
+    assert merged_report["stats"]["bytes_read"] == whole_report["stats"]["bytes_read"] == len(body)
 
 
 def test_kto_labels_skip_cross_slice_duplicates(s3):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from keiko.notify import failure_message
 from keiko.payloads import Failure
-from keiko.settings import IntakeSettings, SettingsError, StorageSettings, load_settings
+from keiko.settings import IntakeSettings, SettingsError, StorageSettings, ValidationSettings, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -53,3 +53,24 @@ def test_failure_message_unwraps_lambda_error():
 def test_failure_message_keeps_plain_cause():
     assert failure_message(Failure(Error="States.Timeout", Cause="timed out")) == ("States.Timeout", "timed out")
     assert failure_message(None)[0] == "Unknown"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("2097152.5", 2_097_152), ("3e6", 3_000_000), ("4194304", 4_194_304)])
+def test_slice_bytes_round_down_as_number_parameters_allow(monkeypatch, value, expected):
+    # given a slice size as CloudFormation passes a Number parameter through
+    monkeypatch.setenv("KEIKO_DATA_BUCKET", "bucket")
+    monkeypatch.setenv("KEIKO_RUN_TABLE", "table")
+    monkeypatch.setenv("KEIKO_VALIDATION_SLICE_BYTES", value)
+
+    # then it is read as whole bytes
+    assert load_settings(ValidationSettings).validation_slice_bytes == expected
+
+
+@pytest.mark.parametrize("value", ["1000.9", "many", "nan"])
+def test_slice_bytes_below_minimum_or_not_a_number_is_named(monkeypatch, value):
+    monkeypatch.setenv("KEIKO_DATA_BUCKET", "bucket")
+    monkeypatch.setenv("KEIKO_RUN_TABLE", "table")
+    monkeypatch.setenv("KEIKO_VALIDATION_SLICE_BYTES", value)
+
+    with pytest.raises(SettingsError, match="KEIKO_VALIDATION_SLICE_BYTES"):
+        load_settings(ValidationSettings)

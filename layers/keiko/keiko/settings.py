@@ -6,10 +6,11 @@ set the environment first. A missing or invalid variable raises SettingsError na
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import Annotated, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +33,18 @@ class ValidationSettings(StorageSettings):
 
     validation_slice_threshold_bytes: Annotated[int, Field(ge=1)] = 512 * 1024 * 1024
     validation_slice_bytes: Annotated[int, Field(ge=2 * 1024 * 1024)] = 256 * 1024 * 1024
+
+    @field_validator("validation_slice_threshold_bytes", "validation_slice_bytes", mode="before")
+    @classmethod
+    def _whole_bytes(cls, value: object) -> object:
+        """Round a number of bytes down, because a CloudFormation Number parameter may be a float such as 2097152.5."""
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                return value
+            return int(number) if math.isfinite(number) else value
+        return value
 
 
 class NotifySettings(StorageSettings):

@@ -186,3 +186,28 @@ def test_estimate_warning_names_real_option(capsys):
     warning = next(item for item in report["warnings"] if item["kind"] == "tokens_estimated")
     assert "--tokenizer" in warning["message"]
     assert "pass a tokenizer" not in warning["message"]
+
+
+def test_output_dir_that_is_a_file_is_usage_error(tmp_path, capsys):
+    # given an --output-dir path that is an existing file
+    taken = tmp_path / "taken.jsonl"
+    taken.write_text("keep me\n")
+
+    # when keiko validate runs, then it is a usage error naming the path, and the file is untouched
+    status = main(["validate", str(SAMPLES / "sft-messages.jsonl"), "--method", "sft", "--output-dir", str(taken)])
+
+    assert status == 2
+    assert f"{taken} is not a folder" in capsys.readouterr().err
+    assert taken.read_text() == "keep me\n"
+
+
+def test_output_dir_below_a_file_is_usage_error(tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("")
+
+    status = main(
+        ["validate", str(SAMPLES / "sft-messages.jsonl"), "--method", "sft", "--output-dir", str(taken / "out")]
+    )
+
+    assert status == 2
+    assert f"{taken} is not a folder" in capsys.readouterr().err

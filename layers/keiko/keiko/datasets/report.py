@@ -173,6 +173,12 @@ def merge_reports(reports: list[Report]) -> Report:
     merged.lines = line_offset
     merged.slice_start = None
     merged.slice_end = None
+    stats = merged.stats
+    if all(part.slice_start is not None and part.slice_end is not None for part in ordered):
+        # Each slice reads a little past its range to finish its last line, so the file's size is the ranges' sum.
+        stats.bytes_read = sum(part.slice_end - part.slice_start for part in ordered)
+    if stats.characters:
+        stats.tokens_per_character = round(stats.estimated_tokens / stats.characters, 4)
     _warn_once_per_dataset(merged, builder)
     return builder.build()
 
