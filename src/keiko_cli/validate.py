@@ -28,6 +28,15 @@ def register(subparsers) -> None:
     parser.add_argument("--method", required=True, choices=DATASET_METHODS, help="Training method of the recipe.")
     parser.add_argument("--max-length", type=int, default=2048, help="Maximum tokens per record (default: 2048).")
     parser.add_argument(
+        "--eval-fraction",
+        type=float,
+        default=0.1,
+        help="The recipe's dataset.eval_fraction: share of records held out for evaluation (default: 0.1).",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=42, help="The recipe's dataset.seed, which decides the split (default: 42)."
+    )
+    parser.add_argument(
         "--backend",
         choices=("sagemaker", "hyperpod", "bedrock"),
         default="sagemaker",
@@ -63,6 +72,12 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    if not 0 < args.eval_fraction < 0.5:
+        print(
+            f"keiko validate: --eval-fraction must be above 0 and below 0.5, as in a recipe; got {args.eval_fraction}.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     problem = output_dir_problem(args.output_dir)
     if problem:
         print(f"keiko validate: {problem}", file=sys.stderr)
@@ -77,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         path,
         args.method,
         max_length=args.max_length,
+        eval_fraction=args.eval_fraction,
+        seed=args.seed,
         output_dir=args.output_dir,
         backend=args.backend,
         reward_columns=tuple(args.reward_column),

@@ -211,3 +211,25 @@ def test_output_dir_below_a_file_is_usage_error(tmp_path, capsys):
 
     assert status == 2
     assert f"{taken} is not a folder" in capsys.readouterr().err
+
+
+def test_eval_fraction_and_seed_change_split(capsys):
+    # given the same sample validated with the defaults and with a recipe's split settings
+    sample = str(SAMPLES / "sft-prompt-completion.jsonl")
+    main(["validate", sample, "--method", "sft", "--json"])
+    default = json.loads(capsys.readouterr().out)
+
+    status = main(["validate", sample, "--method", "sft", "--json", "--eval-fraction", "0.4", "--seed", "7"])
+
+    # then the split follows the settings
+    custom = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert custom["eval_records"] > default["eval_records"]
+    assert custom["train_records"] + custom["eval_records"] == default["train_records"] + default["eval_records"]
+
+
+def test_eval_fraction_out_of_range_is_usage_error(capsys):
+    status = main(["validate", str(SAMPLES / "sft-messages.jsonl"), "--method", "sft", "--eval-fraction", "0.5"])
+
+    assert status == 2
+    assert "--eval-fraction must be above 0 and below 0.5" in capsys.readouterr().err

@@ -49,3 +49,13 @@ def test_pretraining_text_is_not_length_checked(validate_lines):
     report = validate_lines([{"text": "word " * 500}, {"text": "short text"}], "pretrain", max_length=64)
     assert report.valid
     assert "exceeds_max_length" not in report.warnings_by_kind
+
+
+def test_long_chat_prompt_names_messages(validate_lines):
+    # Given a chat whose turns before the answer are about 100 tokens, and max_length 64
+    chat = {"messages": [{"role": "user", "content": "word " * 80}, {"role": "assistant", "content": "ok."}]}
+    report = validate_lines([chat], max_length=64)
+    error = only_error(report)
+    # Then the error names the messages, where the prompt of a chat is
+    assert error.kind == "prompt_too_long"
+    assert error.field == "messages"

@@ -242,6 +242,8 @@ class RecordValidator:
         self.decoder = msgspec.json.Decoder(shape.type)
         self.encoder = msgspec.json.Encoder()
         self.scan = accelerator.scanner(shape.name) if shape.canonical_length else None
+        # The field named by prompt_too_long: where the prompt is, as the format's checks count it.
+        self.prompt_field = next((key for key in ("prompt", "messages") if key in shape.keys), shape.keys[0])
         self.scan_misses = 0
         self.probe = make_duplicate_probe(shape)
         self.ratio = self._token_ratio(batch)
@@ -616,7 +618,7 @@ class RecordValidator:
         self.builder.error(
             ErrorKind.PROMPT_TOO_LONG,
             line_number,
-            "prompt",
+            self.prompt_field,
             f"the prompt is about {tokens} tokens, at or over max_length {self.options.max_length}, "
             "which leaves "
             "nothing to train on; shorten it or raise max_length.",
