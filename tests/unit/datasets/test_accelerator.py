@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from array import array
 from unittest.mock import patch
 
 import msgspec
@@ -271,3 +272,26 @@ def test_scan_stays_within_its_range(data, format_name, bounds):
 def test_scan_rejects_range_outside_data():
     with pytest.raises(ValueError, match=r"range \[0, 5\) of 2 bytes"):
         accelerator.scanner("messages")(b"{}", 0, 5)
+
+
+@needs_accelerator
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (array("d", [0.0] * 4), "must be an array"),
+        (memoryview(bytearray(33))[1:], "must be an array"),
+        (array("Q", [1, 2, 3, 4]), "table is full"),
+    ],
+)
+def test_add_digests_rejects_unusable_table(table, message):
+    # given a table of the wrong type, or one with no empty slot; then adding raises instead of
+    # reading it wrongly or probing forever
+    with pytest.raises(ValueError, match=message):
+        accelerator.add_digests()(table, [5])
+
+
+@needs_accelerator
+@pytest.mark.parametrize(("seed", "threshold"), [(0, -1), (0, 2**64), (-1, 5)])
+def test_partition_rejects_values_beyond_64_bits(seed, threshold):
+    with pytest.raises(OverflowError):
+        accelerator.partition()([b"r"], [0], seed, threshold)

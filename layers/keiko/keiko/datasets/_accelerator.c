@@ -177,8 +177,10 @@ skip_plain(const unsigned char *p, const unsigned char *end)
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
-/* The same, 8 bytes at a time: no byte has its high bit set, none is below 0x20, and none equals
- * the quote or the backslash (the zero-byte test on an exclusive or). */
+/* Without SSE2: skip whole 8-byte blocks of PLAIN bytes and return the start of the first block that
+ * is not all PLAIN, which the caller then reads byte by byte. A block is all PLAIN when no byte has
+ * its high bit set, none is below 0x20, and none equals the quote or the backslash (the zero-byte
+ * test on an exclusive or). */
 static inline const unsigned char *
 skip_plain(const unsigned char *p, const unsigned char *end)
 {
@@ -241,8 +243,9 @@ read_string(Cursor *c, Text *text)
         }
         if (b >= 0xc3 && b <= 0xec) {
             /* A run of the multi-byte characters most text uses (Latin letters with accents,
-             * Cyrillic, kana, CJK). None of them is whitespace but U+3000 (E3 80 80), and E4 to
-             * EC lead a valid sequence with any two continuation bytes. */
+             * Cyrillic, kana, CJK). C3 to DF lead a valid 2-byte sequence with any continuation
+             * byte, and E3 to EC a valid 3-byte sequence with any two. None of these characters is
+             * whitespace except U+3000 (E3 80 80), which is left to the general path below. */
             const unsigned char *start = p;
             for (;;) {
                 unsigned char lead = *p;
@@ -501,15 +504,19 @@ static PyObject *
 add_digests(PyObject *module, PyObject *args)
 {
     Py_buffer view;
-    PyObject *digests;
-    if (!PyArg_ParseTuple(args, "w*O!", &view, &PyList_Type, &digests)) {
+    PyObject *table_object, *digests;
+    if (!PyArg_ParseTuple(args, "OO!", &table_object, &PyList_Type, &digests)) {
+        return NULL;
+    }
+    if (PyObject_GetBuffer(table_object, &view, PyBUF_WRITABLE | PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) != 0) {
         return NULL;
     }
     Py_ssize_t slots = view.len / (Py_ssize_t)sizeof(uint64_t);
-    if (view.len % (Py_ssize_t)sizeof(uint64_t) != 0 || slots == 0 || (slots & (slots - 1)) != 0 ||
-        PyList_GET_SIZE(digests) >= slots) {
+    if (view.itemsize != (Py_ssize_t)sizeof(uint64_t) || view.format == NULL || strcmp(view.format, "Q") != 0 ||
+        slots == 0 || (slots & (slots - 1)) != 0 || PyList_GET_SIZE(digests) >= slots) {
         PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "the table must be a power of two of uint64 slots, more than the digests");
+        PyErr_SetString(PyExc_ValueError,
+                        "the table must be an array('Q') of a power of two slots, more than the digests");
         return NULL;
     }
     uint64_t *table = (uint64_t *)view.buf, mask = (uint64_t)slots - 1;
@@ -525,8 +532,13 @@ add_digests(PyObject *module, PyObject *args)
         }
         value = value ? value : 1; /* 0 marks an empty slot */
         uint64_t slot = value & mask;
+        Py_ssize_t probes = 0;
         while (table[slot] != 0 && table[slot] != value) {
             slot = (slot + 1) & mask;
+            if (++probes == slots) {
+                PyErr_SetString(PyExc_ValueError, "the digest table is full; grow it before adding");
+                goto error;
+            }
         }
         if (table[slot] == value) {
             if (append_size(repeated, position) != 0) {
@@ -555,9 +567,18 @@ PyDoc_STRVAR(partition_doc,
 static PyObject *
 partition(PyObject *module, PyObject *args)
 {
-    PyObject *items, *digests;
-    unsigned long long seed, threshold;
-    if (!PyArg_ParseTuple(args, "O!O!KK", &PyList_Type, &items, &PyList_Type, &digests, &seed, &threshold)) {
+    PyObject *items, *digests, *seed_object, *threshold_object;
+    if (!PyArg_ParseTuple(args, "O!O!OO", &PyList_Type, &items, &PyList_Type, &digests, &seed_object,
+                          &threshold_object)) {
+        return NULL;
+    }
+    /* Both must fit 64 bits unsigned: a value that does not raises OverflowError, never wraps. */
+    uint64_t seed = PyLong_AsUnsignedLongLong(seed_object);
+    if (seed == (uint64_t)-1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    uint64_t threshold = PyLong_AsUnsignedLongLong(threshold_object);
+    if (threshold == (uint64_t)-1 && PyErr_Occurred()) {
         return NULL;
     }
     Py_ssize_t count = PyList_GET_SIZE(items);
