@@ -19,6 +19,7 @@ from keiko.datasets import accelerator
 digest = xxhash.xxh3_64_intdigest
 
 INITIAL_SLOTS = 1 << 16
+REHASH_SLOTS = 1 << 12
 
 
 class DigestSet:
@@ -62,7 +63,9 @@ class DigestSet:
             slots *= 2
         old, self.table = self.table, array("Q", [0]) * slots
         if self.add_in_c is not None:
-            self.add_in_c(self.table, [value for value in old if value])
+            # In slices, so that the Python ints of the old table never all exist at once.
+            for start in range(0, len(old), REHASH_SLOTS):
+                self.add_in_c(self.table, [value for value in old[start : start + REHASH_SLOTS] if value])
             return
         mask = slots - 1
         table = self.table
