@@ -67,7 +67,7 @@ def test_slice_bytes_round_down_as_number_parameters_allow(monkeypatch, value, e
 
 
 @pytest.mark.parametrize("value", ["1000.9", "many", "nan"])
-def test_slice_bytes_below_minimum_or_not_a_number_is_named(monkeypatch, value):
+def test_invalid_slice_bytes_named(monkeypatch, value):
     monkeypatch.setenv("KEIKO_DATA_BUCKET", "bucket")
     monkeypatch.setenv("KEIKO_RUN_TABLE", "table")
     monkeypatch.setenv("KEIKO_VALIDATION_SLICE_BYTES", value)

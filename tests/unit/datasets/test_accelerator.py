@@ -154,7 +154,7 @@ def test_blank_text_is_left_to_python(blank):
 @needs_accelerator
 @pytest.mark.parametrize("padding", [" ", "\u3000", "\n", "\u2029", "\x85 \t"])
 def test_answers_equal_once_stripped_are_left_to_python(padding):
-    # given a pair whose answers differ only in whitespace around them
+    # given a pair whose chosen and rejected texts differ only in whitespace around them
     pair = {"prompt": "Hi", "chosen": f"{padding}Open Settings.{padding}", "rejected": "Open Settings."}
 
     # when the accelerator scans it, then it does not accept it (the pair is identical_answers)

@@ -188,29 +188,31 @@ def test_estimate_warning_names_real_option(capsys):
     assert "pass a tokenizer" not in warning["message"]
 
 
-def test_output_dir_that_is_a_file_is_usage_error(tmp_path, capsys):
+def test_output_dir_file_is_usage_error(tmp_path, capsys):
     # given an --output-dir path that is an existing file
-    taken = tmp_path / "taken.jsonl"
-    taken.write_text("keep me\n")
+    existing_file = tmp_path / "existing_file.jsonl"
+    existing_file.write_text("keep me\n")
 
     # when keiko validate runs, then it is a usage error naming the path, and the file is untouched
-    status = main(["validate", str(SAMPLES / "sft-messages.jsonl"), "--method", "sft", "--output-dir", str(taken)])
-
-    assert status == 2
-    assert f"{taken} is not a folder" in capsys.readouterr().err
-    assert taken.read_text() == "keep me\n"
-
-
-def test_output_dir_below_a_file_is_usage_error(tmp_path, capsys):
-    taken = tmp_path / "taken"
-    taken.write_text("")
-
     status = main(
-        ["validate", str(SAMPLES / "sft-messages.jsonl"), "--method", "sft", "--output-dir", str(taken / "out")]
+        ["validate", str(SAMPLES / "sft-messages.jsonl"), "--method", "sft", "--output-dir", str(existing_file)]
     )
 
     assert status == 2
-    assert f"{taken} is not a folder" in capsys.readouterr().err
+    assert f"{existing_file} is not a folder" in capsys.readouterr().err
+    assert existing_file.read_text() == "keep me\n"
+
+
+def test_output_dir_below_a_file_is_usage_error(tmp_path, capsys):
+    existing_file = tmp_path / "existing_file"
+    existing_file.write_text("")
+
+    status = main(
+        ["validate", str(SAMPLES / "sft-messages.jsonl"), "--method", "sft", "--output-dir", str(existing_file / "out")]
+    )
+
+    assert status == 2
+    assert f"{existing_file} is not a folder" in capsys.readouterr().err
 
 
 def test_eval_fraction_and_seed_change_split(capsys):

@@ -52,7 +52,7 @@ def test_pretraining_text_is_not_length_checked(validate_lines):
 
 
 def test_long_chat_prompt_names_messages(validate_lines):
-    # Given a chat whose turns before the answer are about 100 tokens, and max_length 64
+    # Given a chat whose turns before the assistant turn are about 100 tokens, and max_length 64
     chat = {"messages": [{"role": "user", "content": "word " * 80}, {"role": "assistant", "content": "ok."}]}
     report = validate_lines([chat], max_length=64)
     error = only_error(report)

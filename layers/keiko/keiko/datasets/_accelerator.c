@@ -403,7 +403,7 @@ read_prompt_completion(Cursor *c, Py_ssize_t *prompt, Py_ssize_t *total)
     return 0;
 }
 
-/* {"prompt":...,"chosen":...,"rejected":...} with none blank and answers that differ once stripped. */
+/* {"prompt":...,"chosen":...,"rejected":...} with none blank, and chosen and rejected different once stripped. */
 static int
 read_preference(Cursor *c, Py_ssize_t *prompt, Py_ssize_t *total)
 {

@@ -119,11 +119,12 @@ class SplitWriter:
         self.lowest_train: tuple[int, bytes, bytes] | None = None
         self.highest_eval: tuple[int, bytes, bytes] | None = None
 
-    def write(self, records: list[bytes], digests: Sequence[int] | None = None, lines: Sequence[int] = ()) -> None:
+    def write(self, records: list[bytes], digests: list[int] | None = None, lines: Sequence[int] = ()) -> None:
         """Write one batch of encoded records, each without its newline. `digests` are their digests
         (`keiko.datasets.digests.digest`), computed here when not given. A numbered writer needs the
         line number of each record in `lines`."""
-        digests = list(map(digest, records)) if digests is None else list(digests)
+        if digests is None:
+            digests = list(map(digest, records))
         items = [b"%d\t%b" % pair for pair in zip(lines, records, strict=True)] if self.numbered else records
         if self.holding:
             self._hold(records, items, split_keys(digests, self.seed))

@@ -262,12 +262,13 @@ def merge_s3_slices(
     report = finish_report(report, settings, writer)
     report.source = f"s3://{bucket}/{key}" + (f"?versionId={version_id}" if version_id else "")
     finished = writer if writer is not None else joined
-    if report.valid:
-        finished.commit()
-        report.content_hash = report.content_hash if writer is not None else joined.content_hash()
-    else:
+    if not report.valid:
         finished.abort()
         report.content_hash = None
+    else:
+        finished.commit()
+        if joined is not None:  # a writer's hash is already in the report (finish_report)
+            report.content_hash = joined.content_hash()
     _delete_parts(s3_client, bucket, output_prefix, slice_count)
     return _write_report(s3_client, bucket, output_prefix, report)
 

@@ -9,6 +9,7 @@ occurrence of every record first, as a single pass over the file does.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from itertools import accumulate
 
@@ -16,7 +17,7 @@ import orjson
 
 from keiko.datasets.digests import DigestSet, digest
 from keiko.datasets.report import EXAMPLES_PER_KIND, Example, Report, WarningKind
-from keiko.datasets.stream import CHUNK_BYTES
+from keiko.datasets.stream import iter_line_batches
 from keiko.datasets.validator import DUPLICATE_MESSAGE
 
 TRAIN, EVAL = 1, 2  # positions of the train and eval parts in `part_keys`
@@ -31,15 +32,8 @@ def part_keys(output_prefix: str, index: int) -> tuple[str, str, str]:
 def part_lines(s3_client, bucket: str, key: str) -> Iterator[list[bytes]]:
     """Yield the lines of a part object in batches, streaming it in chunks."""
     body = s3_client.get_object(Bucket=bucket, Key=key)["Body"]
-    rest = b""
-    while chunk := body.read(CHUNK_BYTES):
-        data = rest + chunk
-        end = data.rfind(b"\n") + 1
-        rest = data[end:]
-        if end:
-            yield data[: end - 1].split(b"\n")
-    if rest:
-        yield [rest]
+    # Every line is a record the slice already accepted, so no size cap applies here.
+    yield from iter_line_batches(body.read, max_record_bytes=sys.maxsize)
 
 
 class CrossSliceDuplicates:
